@@ -1,0 +1,180 @@
+"""Slipway's API: a routing table. Each handler reads the request, calls one chalicelib function
+and shapes the answer; domain errors become HTTP errors in ``route`` below, in one place."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib import health, jobs, outputs, queries
+from chalicelib.errors import SlipwayError
+from chalicelib.pagination import parse_page
+from chalicelib.payload import parse_body
+from chalicelib.settings import get_settings
+from chalicelib.urls import Urls
+
+app = Chalice(app_name="slipway")
+settings = get_settings()
+
+JOB = "/tasks/{task_id}/jobs/{job_id}"
+# Bodies are parsed as JSON whatever the client labels them (curl -d sends a form type).
+BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream"]
+EXECUTION = JOB + "/executions/{execution_id}"
+
+
+def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view under ``path`` (and its older singular ``/job/`` form), mapping domain
+    errors to their HTTP status with a JSON body."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def handler(**params: str) -> Any:
+            try:
+                return view(**params)
+            except SlipwayError as exc:
+                return Response(body=exc.to_dict(), status_code=exc.status_code)
+
+        options: dict[str, Any] = {"methods": list(methods)}
+        if set(methods) & {"POST", "PUT"}:
+            options["content_types"] = BODY_TYPES
+        app.route(path, **options)(handler)
+        if "/jobs/" in path:
+            singular = functools.wraps(view)(lambda **params: handler(**params))
+            singular.__name__ = f"{view.__name__}_singular"
+            app.route(path.replace("/jobs/", "/job/"), **options)(singular)
+        return view
+
+    return register
+
+
+# -- helpers (request reading, response shaping) ---------------------------------------------
+
+
+def _urls() -> Urls:
+    if settings.public_url:
+        return Urls(settings.public_url.rstrip("/"))
+    request = app.current_request
+    headers = request.headers
+    host = headers.get("host", "localhost")
+    proto = headers.get("x-forwarded-proto", "http")
+    stage = request.context.get("stage")
+    prefix = f"/{stage}" if stage and "execute-api" in host else ""
+    return Urls(f"{proto}://{host}{prefix}")
+
+
+def _query(name: str) -> str | None:
+    return (app.current_request.query_params or {}).get(name)
+
+
+def _body() -> dict[str, Any]:
+    return parse_body(app.current_request.raw_body, settings.max_request_body_bytes)
+
+
+def _client_ip() -> str | None:
+    request = app.current_request
+    forwarded = request.headers.get("x-forwarded-for")
+    return (
+        request.headers.get("x-real-ip")
+        or (forwarded.split(",")[0].strip() if forwarded else None)
+        or request.context.get("identity", {}).get("sourceIp")
+    )
+
+
+def _text(output: outputs.Output) -> Response:
+    if output.redirect_url is not None:
+        return Response(body="", status_code=302, headers={"Location": output.redirect_url})
+    return Response(body=output.text or "", headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _enqueued(result: jobs.Enqueued, with_execution: bool = True) -> dict[str, Any]:
+    urls = _urls()
+    answer: dict[str, Any] = {
+        "jobId": result.job_id,
+        "jobUrl": urls.job(result.task_id, result.job_id),
+        "queueJobId": result.queue_job_id,
+        "taskId": result.task_id,
+        "taskUrl": urls.task(result.task_id),
+    }
+    if with_execution:
+        answer["executionId"] = result.execution_id
+        answer["executionUrl"] = (
+            urls.execution(result.task_id, result.job_id, result.execution_id) if result.execution_id else None
+        )
+    return answer
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@route("/healthcheck")
+def healthcheck() -> Response:
+    healthy, report = health.check()
+    return Response(body=report, status_code=200 if healthy else 503)
+
+
+@route("/tasks")
+def list_tasks() -> dict[str, Any]:
+    return queries.list_tasks(parse_page(_query("page")), _urls())
+
+
+@route("/search")
+def search_tasks() -> dict[str, Any]:
+    return queries.search_tasks(_query("query") or "", parse_page(_query("page")), _urls())
+
+
+@route("/tasks/{task_id}", methods=("POST",))
+def enqueue_job(task_id: str) -> dict[str, Any]:
+    return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
+
+
+@route("/tasks/{task_id}")
+def task_details(task_id: str) -> dict[str, Any]:
+    return queries.task_details(task_id, _urls())
+
+
+@route(JOB, methods=("PUT",))
+def put_job(task_id: str, job_id: str) -> dict[str, Any]:
+    return _enqueued(jobs.enqueue(task_id, _body(), job_id=job_id, request_ip=_client_ip()), with_execution=False)
+
+
+@route(JOB)
+def job_details(task_id: str, job_id: str) -> dict[str, Any]:
+    return queries.job_details(task_id, job_id, parse_page(_query("page")), _urls())
+
+
+@route(JOB + "/logs")
+def job_logs(task_id: str, job_id: str) -> Response:
+    return _text(outputs.combined(jobs.require_latest_execution(task_id, job_id)[1]))
+
+
+@route(JOB + "/stdout")
+def job_stdout(task_id: str, job_id: str) -> Response:
+    return _text(outputs.stdout(jobs.require_latest_execution(task_id, job_id)[1]))
+
+
+@route(JOB + "/stderr")
+def job_stderr(task_id: str, job_id: str) -> Response:
+    return _text(outputs.stderr(jobs.require_latest_execution(task_id, job_id)[1]))
+
+
+@route(EXECUTION)
+def execution_details(task_id: str, job_id: str, execution_id: str) -> dict[str, Any]:
+    return queries.execution_details(task_id, job_id, execution_id, _urls())
+
+
+@route(EXECUTION + "/logs")
+def execution_logs(task_id: str, job_id: str, execution_id: str) -> Response:
+    return _text(outputs.combined(jobs.require_execution(task_id, job_id, execution_id)[1]))
+
+
+@route(EXECUTION + "/stdout")
+def execution_stdout(task_id: str, job_id: str, execution_id: str) -> Response:
+    return _text(outputs.stdout(jobs.require_execution(task_id, job_id, execution_id)[1]))
+
+
+@route(EXECUTION + "/stderr")
+def execution_stderr(task_id: str, job_id: str, execution_id: str) -> Response:
+    return _text(outputs.stderr(jobs.require_execution(task_id, job_id, execution_id)[1]))

@@ -1,0 +1,57 @@
+# Sourced by bin/serve and bin/test: makes this machine ready, idempotently.
+#  - a virtualenv in .venv with requirements-dev.txt (reinstalled when the file changes)
+#  - a running Docker Engine (installed and started when missing)
+#  - the local test images (built from Debian's busybox-static: no registry is needed)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.local"
+mkdir -p "$STATE"
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  if [ ! -f "$STATE/apt-updated" ]; then as_root apt-get update -qq >/dev/null && touch "$STATE/apt-updated"; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_venv() {
+  local stamp="$ROOT/.venv/.requirements.sha"
+  local want; want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
+  if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    log "creating the virtualenv"
+    python3 -m venv "$ROOT/.venv"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python dependencies"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_docker() {
+  if docker info >/dev/null 2>&1; then return; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    log "installing the Docker Engine"
+    apt_install docker.io
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd"
+    # A pid file left by a dockerd that died with its session blocks a new one.
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+      as_root rm -f /var/run/docker.pid
+    fi
+    as_root sh -c "nohup dockerd >'$STATE/dockerd.log' 2>&1 &"
+    for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start; see $STATE/dockerd.log"; exit 1; }
+  fi
+}
+
+ensure_test_images() {
+  "$ROOT/bin/build-test-images"
+}
+
+ensure_venv
+ensure_docker
+ensure_test_images
+export PATH="$ROOT/.venv/bin:$PATH"

@@ -1,0 +1,1 @@
+"""Slipway: the domain and the AWS adapters shared by the Lambdas and the runner."""

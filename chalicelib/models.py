@@ -1,0 +1,166 @@
+"""PynamoDB models: the one definition of every table, its keys and its indexes.
+
+The local stack creates its tables from these classes and ``infra/`` declares the AWS tables
+from them too, so the keys can never drift between code, emulator and cloud. Every request path
+reads with GetItem or Query; no table is ever scanned.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+_settings = get_settings()
+
+# Value of TaskModel.listing: every task sits in one partition of the listing index.
+TASK_LISTING = "task"
+# Partition value of the sparse due / awaiting-dispatch indexes.
+DUE_SHARD = "due"
+AWAITING_SHARD = "awaiting"
+
+
+class _Meta:
+    region = _settings.region
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
+    """All tasks, newest first: the pages of GET /tasks/."""
+
+    class Meta:
+        index_name = "by-creation"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class TaskModel(Model):
+    class Meta(_Meta):
+        table_name = _settings.tasks_table
+
+    task_id = UnicodeAttribute(hash_key=True)
+    listing = UnicodeAttribute(default=TASK_LISTING)
+    # ISO creation time, then the task id: unique and time-ordered.
+    created_key = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_modified_at = UTCDateTimeAttribute()
+    jobs_count = NumberAttribute(default=0)
+
+    by_creation = TasksByCreation()
+
+
+class TaskWordModel(Model):
+    """Whole-word index of task ids for /search/: one item per (word, task)."""
+
+    class Meta(_Meta):
+        table_name = f"{_settings.stage}-slipway-task-words"
+
+    word = UnicodeAttribute(hash_key=True)
+    task_id = UnicodeAttribute(range_key=True)
+
+
+class JobsByDue(GlobalSecondaryIndex["JobModel"]):
+    """Scheduled jobs by their next due instant (sparse: only jobs with a next run)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_run_at = NumberAttribute(range_key=True)
+
+
+class JobModel(Model):
+    class Meta(_Meta):
+        table_name = _settings.jobs_table
+
+    task_id = UnicodeAttribute(hash_key=True)
+    job_id = UnicodeAttribute(range_key=True)
+    spec = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_modified_at = UTCDateTimeAttribute()
+    execution_count = NumberAttribute(default=0)
+    retry_count = NumberAttribute(default=0)
+    scheduled = BooleanAttribute(default=False)
+    enqueued_id = UnicodeAttribute(null=True)
+    last_execution_id = UnicodeAttribute(null=True)
+    # Set only while a run is pending: that is what makes the due index sparse.
+    due_shard = UnicodeAttribute(null=True)
+    next_run_at = NumberAttribute(null=True)
+
+    by_due = JobsByDue()
+
+
+class ExecutionsAwaitingDispatch(GlobalSecondaryIndex["ExecutionModel"]):
+    """Executions not yet claimed by a runner, by the instant their message is due.
+
+    Sparse: the attributes are removed when a runner claims the execution, so the reconciler
+    reads only what may have lost its SQS message.
+    """
+
+    class Meta:
+        index_name = "awaiting-dispatch"
+        projection = KeysOnlyProjection()
+
+    awaiting_shard = UnicodeAttribute(hash_key=True)
+    dispatch_at = NumberAttribute(range_key=True)
+
+
+class ExecutionModel(Model):
+    """One run of a container. The sort key is a UUIDv7, so a Query in reverse is newest first."""
+
+    class Meta(_Meta):
+        table_name = _settings.executions_table
+
+    job_id = UnicodeAttribute(hash_key=True)
+    execution_id = UnicodeAttribute(range_key=True)
+    task_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    image = UnicodeAttribute()
+    command = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    exit_code = NumberAttribute(null=True)
+    # stdout and stderr (or the infrastructure error), cut to settings.inline_output_bytes.
+    log = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    log_truncated = BooleanAttribute(default=False)
+    error_truncated = BooleanAttribute(default=False)
+    stdout_key = UnicodeAttribute(null=True)
+    stderr_key = UnicodeAttribute(null=True)
+    stdout_bytes = NumberAttribute(null=True)
+    stderr_bytes = NumberAttribute(null=True)
+    host = UnicodeAttribute(null=True)
+    docker_port = NumberAttribute(null=True)
+    container_id = UnicodeAttribute(null=True)
+    attempt = NumberAttribute(default=0)
+    queue_message_id = UnicodeAttribute(null=True)
+    request_ip = UnicodeAttribute(null=True)
+    awaiting_shard = UnicodeAttribute(null=True)
+    dispatch_at = NumberAttribute(null=True)
+
+    awaiting_dispatch = ExecutionsAwaitingDispatch()
+
+
+class CounterModel(Model):
+    """Named counters (tasks, jobs) so totals never need a scan."""
+
+    class Meta(_Meta):
+        table_name = _settings.counters_table
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TaskModel, TaskWordModel, JobModel, ExecutionModel, CounterModel)

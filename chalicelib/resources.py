@@ -1,0 +1,34 @@
+"""Queues and buckets of a deployment, declared once for the local stack and for ``infra/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.settings import Settings
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    visibility_timeout: int
+    dead_letter: str | None = None
+    max_receive_count: int = 5
+    retention_seconds: int = 4 * 24 * 3600
+
+
+def queue_specs(settings: Settings) -> list[QueueSpec]:
+    """Dead-letter queues first, so a queue's DLQ exists when the queue is made."""
+    return [
+        QueueSpec(settings.job_dead_letter_queue, visibility_timeout=30, retention_seconds=14 * 24 * 3600),
+        QueueSpec(
+            settings.job_queue,
+            visibility_timeout=settings.runner_visibility_seconds,
+            dead_letter=settings.job_dead_letter_queue,
+            # A message that made runners fail this often is parked, not retried forever.
+            max_receive_count=10,
+        ),
+    ]
+
+
+def bucket_names(settings: Settings) -> list[str]:
+    return [settings.logs_bucket]

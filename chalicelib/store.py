@@ -1,0 +1,277 @@
+"""Loading and saving tasks, jobs and executions (the DynamoDB adapter).
+
+Writes that must happen together (a task, its job and the job's first execution) go in one
+transaction; state changes a runner makes are conditional updates, so two runners holding the
+same SQS message can never both start a container.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.clock import ISO_FORMAT
+from chalicelib.models import DUE_SHARD, TASK_LISTING, CounterModel, ExecutionModel, JobModel, TaskModel, TaskWordModel
+from chalicelib.settings import get_settings
+from chalicelib.statuses import ExecutionStatus
+from chalicelib.task_words import task_words
+
+TASKS_COUNTER = "tasks"
+JOBS_COUNTER = "jobs"
+
+_connection_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _make_connection() -> Connection:
+    return Connection(region=get_settings().region)
+
+
+def _connection() -> Connection:
+    with _connection_lock:
+        return _make_connection()
+
+
+class ConcurrentChange(Exception):
+    """Another writer changed the item between our read and our conditional write."""
+
+
+@dataclass
+class SavedJob:
+    job: JobModel
+    execution: ExecutionModel | None
+    created: bool
+
+
+def get_task(task_id: str) -> TaskModel | None:
+    try:
+        return TaskModel.get(task_id)
+    except DoesNotExist:
+        return None
+
+
+def get_job(task_id: str, job_id: str) -> JobModel | None:
+    try:
+        return JobModel.get(task_id, job_id)
+    except DoesNotExist:
+        return None
+
+
+def get_execution(job_id: str, execution_id: str, consistent: bool = False) -> ExecutionModel | None:
+    try:
+        return ExecutionModel.get(job_id, execution_id, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
+
+def counter(name: str) -> int:
+    try:
+        return int(CounterModel.get(name).value)
+    except DoesNotExist:
+        return 0
+
+
+def save_job(
+    task_id: str,
+    job_id: str,
+    spec: dict[str, Any],
+    now: datetime,
+    execution: ExecutionModel | None,
+    next_run_at: float | None = None,
+) -> SavedJob:
+    """Create or replace a job (and its task on first use), with its first execution if given.
+
+    One transaction: either the task, the job, the counters and the execution are all written, or
+    none is. The existence checks are re-asserted as conditions, so a racing writer makes this
+    attempt fail cleanly and it is retried with fresh reads.
+    """
+    for _ in range(5):
+        task = get_task(task_id)
+        job = get_job(task_id, job_id)
+        try:
+            return _save_job_once(task_id, job_id, spec, now, execution, next_run_at, task, job)
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+    raise ConcurrentChange(f"job {task_id}/{job_id} kept changing while being saved")
+
+
+def _save_job_once(
+    task_id: str,
+    job_id: str,
+    spec: dict[str, Any],
+    now: datetime,
+    execution: ExecutionModel | None,
+    next_run_at: float | None,
+    task: TaskModel | None,
+    job: JobModel | None,
+) -> SavedJob:
+    with TransactWrite(connection=_connection()) as tx:
+        if task is None:
+            task = TaskModel(
+                task_id,
+                listing=TASK_LISTING,
+                created_key=f"{now.strftime(ISO_FORMAT)}#{task_id}",
+                created_at=now,
+                last_modified_at=now,
+                jobs_count=1,
+            )
+            tx.save(task, condition=TaskModel.task_id.does_not_exist())
+            tx.update(CounterModel(TASKS_COUNTER), actions=[CounterModel.value.add(1)])
+            for word in task_words(task_id):
+                tx.save(TaskWordModel(word, task_id))
+        else:
+            tx.update(
+                task,
+                actions=[
+                    TaskModel.last_modified_at.set(now),
+                    TaskModel.jobs_count.add(0 if job else 1),
+                ],
+                condition=TaskModel.task_id.exists(),
+            )
+        created = job is None
+        previous_modified = None if job is None else job.last_modified_at
+        if job is None:
+            job = JobModel(task_id, job_id, spec=spec, created_at=now, last_modified_at=now, execution_count=0)
+            tx.update(CounterModel(JOBS_COUNTER), actions=[CounterModel.value.add(1)])
+        else:
+            job.spec = spec
+            job.last_modified_at = now
+        # A pending schedule is replaced by the new one (or cleared for an immediate run).
+        job.scheduled = next_run_at is not None
+        job.next_run_at = next_run_at
+        job.due_shard = DUE_SHARD if next_run_at is not None else None
+        if execution is not None:
+            job.execution_count = (job.execution_count or 0) + 1
+            job.last_execution_id = execution.execution_id
+            tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
+        # Optimistic lock: the job must be as we read it (absent, or unchanged since).
+        version_check = JobModel.job_id.does_not_exist() if created else JobModel.last_modified_at == previous_modified
+        tx.save(job, condition=version_check)
+    return SavedJob(job=job, execution=execution, created=created)
+
+
+def set_enqueued_id(job: JobModel, message_id: str) -> None:
+    job.update(actions=[JobModel.enqueued_id.set(message_id)])
+
+
+def list_task_page(page: int, per_page: int) -> list[TaskModel]:
+    """Page ``page`` (1-based) of all tasks, newest first, walking the index's keys only."""
+    start_key = _skip(TaskModel.by_creation, TASK_LISTING, (page - 1) * per_page)
+    if start_key is False:
+        return []
+    return list(
+        TaskModel.by_creation.query(
+            TASK_LISTING, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key or None
+        )
+    )
+
+
+def _skip(index: Any, hash_key: str, count: int) -> dict[str, Any] | None | bool:
+    """The exclusive start key after ``count`` items of a query, False when there are fewer."""
+    if count == 0:
+        return None
+    results = index.query(
+        hash_key, scan_index_forward=False, limit=count, attributes_to_get=["task_id"], page_size=min(count, 500)
+    )
+    seen = sum(1 for _ in results)
+    if seen < count:
+        return False
+    return results.last_evaluated_key
+
+
+def tasks_by_word(word: str, page: int, per_page: int) -> tuple[list[str], int]:
+    ids = [item.task_id for item in TaskWordModel.query(word)]
+    total = len(ids)
+    return ids[(page - 1) * per_page : page * per_page], total
+
+
+def list_jobs(task_id: str) -> list[JobModel]:
+    return list(JobModel.query(task_id))
+
+
+def list_executions(job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
+    """Page ``page`` of a job's executions, newest first."""
+    start_key: dict[str, Any] | None = None
+    skip = (page - 1) * per_page
+    if skip:
+        results = ExecutionModel.query(
+            job_id, scan_index_forward=False, limit=skip, attributes_to_get=["job_id", "execution_id"]
+        )
+        if sum(1 for _ in results) < skip:
+            return []
+        start_key = results.last_evaluated_key
+    return list(ExecutionModel.query(job_id, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key))
+
+
+def latest_execution(job: JobModel) -> ExecutionModel | None:
+    if job.last_execution_id:
+        return get_execution(job.job_id, job.last_execution_id)
+    return None
+
+
+def update_execution(execution: ExecutionModel, only_if_active: bool = True, **values: Any) -> bool:
+    """Set attributes; with ``only_if_active``, only while the execution is still pulling/running."""
+    actions = [
+        getattr(ExecutionModel, name).set(value) if value is not None else getattr(ExecutionModel, name).remove()
+        for name, value in values.items()
+    ]
+    condition = (
+        ExecutionModel.status.is_in(ExecutionStatus.PULLING.value, ExecutionStatus.RUNNING.value)
+        if only_if_active
+        else None
+    )
+    try:
+        execution.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def ping() -> None:
+    """Raise if DynamoDB cannot be reached (used by the health check)."""
+    _connection().describe_table(TaskModel.Meta.table_name)
+
+
+@dataclass
+class Claim:
+    """What claiming an execution found: it is ours (``claimed``), or why not."""
+
+    execution: ExecutionModel | None
+    claimed: bool
+
+
+def claim(job_id: str, execution_id: str, host: str, docker_port: int | None, message_id: str) -> Claim:
+    """``enqueued`` → ``pulling`` on this host, atomically.
+
+    The condition is what makes a duplicate SQS delivery harmless: of two runners holding the
+    same message only one update succeeds; the other reads the execution to learn why.
+    """
+    execution = ExecutionModel(job_id, execution_id)
+    try:
+        execution.update(
+            actions=[
+                ExecutionModel.status.set(ExecutionStatus.PULLING.value),
+                ExecutionModel.host.set(host),
+                ExecutionModel.docker_port.set(docker_port) if docker_port else ExecutionModel.docker_port.remove(),
+                ExecutionModel.queue_message_id.set(message_id),
+                # Leaves the sparse awaiting-dispatch index: the reconciler need not look at it again.
+                ExecutionModel.awaiting_shard.remove(),
+                ExecutionModel.dispatch_at.remove(),
+            ],
+            condition=ExecutionModel.status == ExecutionStatus.ENQUEUED.value,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return Claim(get_execution(job_id, execution_id, consistent=True), claimed=False)
+        raise
+    return Claim(execution, claimed=True)

@@ -1,0 +1,1 @@
+"""The local stack: the whole service on one machine, on a local AWS endpoint."""

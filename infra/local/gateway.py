@@ -1,0 +1,77 @@
+"""The local front door: one HTTP server that plays API Gateway for the Chalice app.
+
+``chalice local`` serves REST only; this server serves the REST routes through Chalice's own
+``LocalGateway`` (its route matching and Lambda event format) on an aiohttp server, so the
+WebSocket paths of the API document can share the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+from aiohttp import web
+from chalice.config import Config
+from chalice.local import ForbiddenError, LocalGateway
+
+logger = logging.getLogger(__name__)
+
+
+class RestGateway:
+    """Runs one request at a time through the Chalice app, like one Lambda container.
+
+    Chalice keeps the request on ``app.current_request``, so concurrent calls into one app
+    object must not overlap; the lock makes that so.
+    """
+
+    def __init__(self, chalice_app: Any) -> None:
+        self._gateway = LocalGateway(chalice_app, Config(chalice_stage="local"))
+        self._lock = threading.Lock()
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> dict[str, Any]:
+        with self._lock:
+            try:
+                return self._gateway.handle_request(method=method, path=path, headers=headers, body=body)
+            except ForbiddenError:
+                return {
+                    "statusCode": 404,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps({"error": f"no route for {method} {path.split('?')[0]}"}),
+                }
+
+
+def _to_response(result: dict[str, Any]) -> web.Response:
+    body = result.get("body")
+    if result.get("isBase64Encoded") and body is not None:
+        import base64
+
+        payload = base64.b64decode(body)
+    else:
+        payload = (body or "").encode("utf-8") if isinstance(body, str) else (body or b"")
+    response = web.Response(status=int(result["statusCode"]), body=payload)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, value)
+    return response
+
+
+def build_app(rest: RestGateway, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+    application = web.Application(client_max_size=16 * 1024 * 1024)
+    application.add_routes(extra_routes or [])
+
+    async def rest_handler(request: web.Request) -> web.StreamResponse:
+        body = await request.read() if request.can_read_body else None
+        headers = dict(request.headers)
+        headers.setdefault("X-Forwarded-For", request.remote or "127.0.0.1")
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, rest.handle, request.method, request.path_qs, headers, body
+        )
+        return _to_response(result)
+
+    application.router.add_route("*", "/{tail:.*}", rest_handler)
+    return application

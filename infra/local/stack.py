@@ -1,0 +1,118 @@
+"""``python -m infra.local``: the whole service on this machine, in the foreground.
+
+Starts (unless an endpoint is given) a moto server as the AWS endpoint, provisions the
+deployment's tables, queues and bucket on it, serves the API on ``--port`` and runs a runner on
+the local Docker Engine. Ctrl-C stops everything. Pointing ``--aws-endpoint`` at LocalStack (or
+leaving ``AWS_ENDPOINT_URL`` unset with real credentials) runs the same code against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+
+from chalicelib.logs_setup import configure
+
+logger = logging.getLogger("slipway.local")
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error status: the server is up
+                return
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_http(f"http://127.0.0.1:{port}/moto-api/", process=process)
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes], name: str, grace: float = 30.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s did not stop within %.0f s; killing it", name, grace)
+        process.kill()
+        process.wait()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SLIPWAY_PORT", "10000")))
+    parser.add_argument("--host", default=os.environ.get("SLIPWAY_BIND", "127.0.0.1"))
+    parser.add_argument("--aws-endpoint", default=None, help="use this AWS endpoint instead of starting moto")
+    parser.add_argument("--moto-port", type=int, default=0, help="port of the moto server (default: a free one)")
+    parser.add_argument("--stage", default=os.environ.get("SLIPWAY_STAGE", "local"))
+    parser.add_argument("--runners", type=int, default=1, help="runners to start on the local Docker Engine")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure(args.log_level, "stack")
+    with ExitStack() as cleanup:
+        endpoint = args.aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint is None:
+            moto_port = args.moto_port or free_port()
+            logger.info("starting the local AWS emulator (moto) on port %d", moto_port)
+            moto = start_moto(moto_port)
+            cleanup.callback(stop_process, moto, "moto", 5)
+            endpoint = f"http://127.0.0.1:{moto_port}"
+            for name, value in FAKE_CREDENTIALS.items():
+                os.environ.setdefault(name, value)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        os.environ["SLIPWAY_STAGE"] = args.stage
+        # Imported only now: settings and table names are read from the environment at import.
+        from chalicelib.settings import get_settings
+        from infra.local.provision import provision
+
+        settings = get_settings()
+        logger.info("provisioning stage %r on %s", settings.stage, endpoint)
+        provision(settings)
+        for index in range(args.runners):
+            env = dict(os.environ)
+            if args.runners > 1:
+                env["SLIPWAY_RUNNER_HOST"] = f"{settings.runner_host}-{index + 1}"
+            runner = subprocess.Popen([sys.executable, "-m", "runner", "--log-level", args.log_level], env=env)
+            cleanup.callback(stop_process, runner, "runner")
+            logger.info("runner %d started (pid %d) on the local Docker Engine", index + 1, runner.pid)
+        from infra.local.server import serve
+
+        serve(args.host, args.port, settings)
+    logger.info("stopped")
+    return 0

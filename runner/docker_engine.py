@@ -1,0 +1,155 @@
+"""The Docker Engine adapter: the only module of the runner that speaks to Docker."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+_NOT_FOUND = re.compile(r"executable file not found|no such file or directory", re.IGNORECASE)
+_NOT_EXECUTABLE = re.compile(r"permission denied", re.IGNORECASE)
+
+
+class EngineError(Exception):
+    """Docker could not do what was asked; the message says why, for the execution's ``error``."""
+
+
+class CommandNotRunnable(EngineError):
+    """The container was made but its command could not start (exit code as a shell would give)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, APIError):
+        return str(exc.explanation or exc)
+    return str(exc)
+
+
+class DockerEngine:
+    def __init__(self, client: docker.DockerClient | None = None, timeout: int = 60) -> None:
+        self._client = client or docker.from_env(timeout=timeout)
+        self._api = self._client.api
+
+    @property
+    def port(self) -> int | None:
+        return urlparse(self._api.base_url).port
+
+    def ping(self) -> None:
+        try:
+            self._api.ping()
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"Docker Engine unreachable: {exc}") from exc
+
+    def pull(self, image: str) -> None:
+        repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+        try:
+            self._client.images.pull(repository, tag=tag or "latest")
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(
+                f"image {image!r} is not on the Docker host and could not be pulled: {_reason(exc)}"
+            ) from exc
+
+    def create(self, spec: ContainerSpec) -> str:
+        """Create the container, pulling its image first when the host lacks it."""
+        try:
+            return self._create(spec)
+        except ImageNotFound:
+            self.pull(spec.image)
+            try:
+                return self._create(spec)
+            except (DockerException, requests.RequestException) as exc:
+                raise EngineError(f"could not create the container: {_reason(exc)}") from exc
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not create the container: {_reason(exc)}") from exc
+
+    def _create(self, spec: ContainerSpec) -> str:
+        container = self._api.create_container(
+            image=spec.image,
+            command=spec.argv,
+            environment=spec.env,
+            labels=spec.labels,
+            name=spec.name,
+            detach=True,
+            host_config=self._api.create_host_config(),
+        )
+        return container["Id"]
+
+    def start(self, container_id: str) -> None:
+        try:
+            self._api.start(container_id)
+        except APIError as exc:
+            reason = _reason(exc)
+            if _NOT_FOUND.search(reason):
+                raise CommandNotRunnable(f"command not found: {reason}", 127) from exc
+            if _NOT_EXECUTABLE.search(reason):
+                raise CommandNotRunnable(f"command not executable: {reason}", 126) from exc
+            raise EngineError(f"could not start the container: {reason}") from exc
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not start the container: {_reason(exc)}") from exc
+
+    def output(self, container_id: str, stream: str) -> Iterator[bytes]:
+        """Chunks of one stream ("stdout" or "stderr") from the container's start until it ends.
+
+        ``logs --follow`` rather than ``attach``: it replays what was printed before the call and
+        ends when the container does, even when it has already exited.
+        """
+        try:
+            yield from self._api.logs(
+                container_id, stdout=stream == "stdout", stderr=stream == "stderr", stream=True, follow=True
+            )
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"lost the container's {stream}: {_reason(exc)}") from exc
+
+    def wait(self, container_id: str, timeout: float) -> int | None:
+        """The exit code, or None when the container is still running after ``timeout`` seconds."""
+        try:
+            result = self._client.containers.get(container_id).wait(timeout=timeout)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            # docker-py reports the end of its read timeout either way, depending on urllib3.
+            if isinstance(exc, requests.exceptions.ReadTimeout) or "timed out" in str(exc).lower():
+                return None
+            raise EngineError(f"lost the container while waiting for it: {exc}") from exc
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"lost the container while waiting for it: {_reason(exc)}") from exc
+        return int(result.get("StatusCode", -1))
+
+    def kill(self, container_id: str) -> None:
+        try:
+            self._api.kill(container_id)
+        except NotFound:
+            return
+        except APIError as exc:
+            if "is not running" in _reason(exc):
+                return
+            raise EngineError(f"could not kill the container: {_reason(exc)}") from exc
+
+    def remove(self, container_id: str) -> None:
+        try:
+            self._api.remove_container(container_id, force=True)
+        except NotFound:
+            return
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not remove the container: {_reason(exc)}") from exc
+
+    def started_at(self, container_id: str) -> str:
+        return self._api.inspect_container(container_id)["State"]["StartedAt"]
+
+    def containers_labelled(self, label: str) -> list[dict[str, object]]:
+        return self._api.containers(all=True, filters={"label": label})

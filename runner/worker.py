@@ -1,0 +1,144 @@
+"""The runner's loop, shaped like rq's worker: check stop → receive → run → heartbeat.
+
+Executions run on a bounded thread pool; the loop only asks SQS for as many messages as it has
+free slots, so waiting work stays in the queue (where another runner may take it) instead of in
+this process. A heartbeat thread keeps the messages of running executions invisible.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+
+from chalicelib import job_queue
+from chalicelib.clock import utcnow
+from chalicelib.job_queue import Received
+from chalicelib.settings import Settings
+from runner.docker_engine import DockerEngine
+from runner.execution import Disposition, ExecutionRun, OutputListener
+
+logger = logging.getLogger(__name__)
+
+# Back-off of the receive loop after a failure to reach SQS: doubles up to the cap.
+_BACKOFF_START = 0.5
+_BACKOFF_CAP = 30.0
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: DockerEngine | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        on_output: OutputListener | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or DockerEngine()
+        self.clock = clock
+        self.on_output = on_output
+        self._pool = ThreadPoolExecutor(max_workers=settings.runner_concurrency, thread_name_prefix="execution")
+        self._in_flight: dict[str, Received] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(settings.runner_concurrency)
+        self._stopping = threading.Event()
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def work(self) -> None:
+        """Run until ``stop()``; then let running executions finish (warm stop)."""
+        logger.info(
+            "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
+        )
+        self._heartbeat.start()
+        backoff = _BACKOFF_START
+        try:
+            while not self._stopping.is_set():
+                try:
+                    self.poll_once()
+                    backoff = _BACKOFF_START
+                except Exception:
+                    logger.exception("receiving from the job queue failed; retrying in %.1f s", backoff)
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, _BACKOFF_CAP)
+        finally:
+            self.teardown()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def teardown(self) -> None:
+        self._pool.shutdown(wait=True)
+        logger.info("runner %s stopped", self.settings.runner_host)
+
+    # -- one iteration -----------------------------------------------------------------------
+
+    def poll_once(self) -> int:
+        """Receive what fits in the free slots and start it; answers how many were started."""
+        self._slots.acquire()
+        free = 1
+        while free < 10 and self._slots.acquire(blocking=False):
+            free += 1
+        try:
+            wait = 1 if self._stopping.is_set() else self.settings.runner_poll_seconds
+            messages = job_queue.receive(free, wait, self.settings.runner_visibility_seconds)
+        except BaseException:
+            self._release(free)
+            raise
+        if self._stopping.is_set():
+            # Stopped during the long poll: hand what arrived back at once.
+            for received in messages:
+                job_queue.extend_visibility(received.receipt_handle, 0)
+            self._release(free)
+            return 0
+        self._release(free - len(messages))
+        for received in messages:
+            with self._lock:
+                self._in_flight[received.receipt_handle] = received
+            future = self._pool.submit(self._execute, received)
+            future.add_done_callback(self._make_done(received))
+        return len(messages)
+
+    def _release(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    def _execute(self, received: Received) -> Disposition:
+        run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        disposition = run.run()
+        if disposition.delete:
+            job_queue.delete(received.receipt_handle)
+        return disposition
+
+    def _make_done(self, received: Received) -> Callable[[Future[Disposition]], None]:
+        def done(future: Future[Disposition]) -> None:
+            with self._lock:
+                self._in_flight.pop(received.receipt_handle, None)
+            self._slots.release()
+            error = future.exception()
+            if error is not None:
+                # Storage was unreachable: the message stays and comes back after its timeout.
+                logger.error("execution message %s not settled: %r", received.message_id, error)
+            else:
+                logger.debug("message %s: %s", received.message_id, future.result().reason)
+
+        return done
+
+    # -- heartbeat ---------------------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        """Keep the messages of running executions invisible (a daemon: it dies with the process)."""
+        interval = max(1.0, self.settings.runner_visibility_seconds / 3)
+        while True:
+            time.sleep(interval)
+            with self._lock:
+                handles = list(self._in_flight)
+            for handle in handles:
+                try:
+                    job_queue.extend_visibility(handle, self.settings.runner_visibility_seconds)
+                except Exception:  # noqa: BLE001 - retried at the next beat
+                    logger.warning("could not extend the visibility of a running execution's message")
