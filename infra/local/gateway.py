@@ -8,6 +8,7 @@ WebSocket paths of the API document can share the same port.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import threading
@@ -46,13 +47,15 @@ class RestGateway:
 def _to_response(result: dict[str, Any]) -> web.Response:
     body = result.get("body")
     if result.get("isBase64Encoded") and body is not None:
-        import base64
-
         payload = base64.b64decode(body)
     else:
         payload = (body or "").encode("utf-8") if isinstance(body, str) else (body or b"")
     response = web.Response(status=int(result["statusCode"]), body=payload)
-    for name, value in (result.get("headers") or {}).items():
+    headers = result.get("headers") or {}
+    # API Gateway answers application/json when the Lambda names no type; so does this server.
+    if not any(name.lower() == "content-type" for name in headers):
+        response.headers["Content-Type"] = "application/json"
+    for name, value in headers.items():
         response.headers[name] = value
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values:
