@@ -7,9 +7,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
-from chalicelib import health, jobs, outputs, queries
+from chalicelib import dispatcher, health, jobs, lookups, outputs, queries, stopping, views
 from chalicelib.errors import SlipwayError
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
@@ -89,15 +89,14 @@ def _text(output: outputs.Output) -> Response:
     return Response(body=output.text or "", headers={"Content-Type": "text/plain; charset=utf-8"})
 
 
+def _job_answer(task_id: str, job_id: str) -> dict[str, Any]:
+    urls = _urls()
+    return {"jobId": job_id, "jobUrl": urls.job(task_id, job_id), "taskId": task_id, "taskUrl": urls.task(task_id)}
+
+
 def _enqueued(result: jobs.Enqueued, with_execution: bool = True) -> dict[str, Any]:
     urls = _urls()
-    answer: dict[str, Any] = {
-        "jobId": result.job_id,
-        "jobUrl": urls.job(result.task_id, result.job_id),
-        "queueJobId": result.queue_job_id,
-        "taskId": result.task_id,
-        "taskUrl": urls.task(result.task_id),
-    }
+    answer = _job_answer(result.task_id, result.job_id) | {"queueJobId": result.queue_job_id}
     if with_execution:
         answer["executionId"] = result.execution_id
         answer["executionUrl"] = (
@@ -147,17 +146,17 @@ def job_details(task_id: str, job_id: str) -> dict[str, Any]:
 
 @route(JOB + "/logs")
 def job_logs(task_id: str, job_id: str) -> Response:
-    return _text(outputs.combined(jobs.require_latest_execution(task_id, job_id)[1]))
+    return _text(outputs.combined(lookups.require_latest_execution(task_id, job_id)[1]))
 
 
 @route(JOB + "/stdout")
 def job_stdout(task_id: str, job_id: str) -> Response:
-    return _text(outputs.stdout(jobs.require_latest_execution(task_id, job_id)[1]))
+    return _text(outputs.stdout(lookups.require_latest_execution(task_id, job_id)[1]))
 
 
 @route(JOB + "/stderr")
 def job_stderr(task_id: str, job_id: str) -> Response:
-    return _text(outputs.stderr(jobs.require_latest_execution(task_id, job_id)[1]))
+    return _text(outputs.stderr(lookups.require_latest_execution(task_id, job_id)[1]))
 
 
 @route(EXECUTION)
@@ -167,14 +166,46 @@ def execution_details(task_id: str, job_id: str, execution_id: str) -> dict[str,
 
 @route(EXECUTION + "/logs")
 def execution_logs(task_id: str, job_id: str, execution_id: str) -> Response:
-    return _text(outputs.combined(jobs.require_execution(task_id, job_id, execution_id)[1]))
+    return _text(outputs.combined(lookups.require_execution(task_id, job_id, execution_id)[1]))
 
 
 @route(EXECUTION + "/stdout")
 def execution_stdout(task_id: str, job_id: str, execution_id: str) -> Response:
-    return _text(outputs.stdout(jobs.require_execution(task_id, job_id, execution_id)[1]))
+    return _text(outputs.stdout(lookups.require_execution(task_id, job_id, execution_id)[1]))
 
 
 @route(EXECUTION + "/stderr")
 def execution_stderr(task_id: str, job_id: str, execution_id: str) -> Response:
-    return _text(outputs.stderr(jobs.require_execution(task_id, job_id, execution_id)[1]))
+    return _text(outputs.stderr(lookups.require_execution(task_id, job_id, execution_id)[1]))
+
+
+@route(JOB + "/stop", methods=("POST",))
+def stop_job(task_id: str, job_id: str) -> dict[str, Any]:
+    stopping.stop_job(task_id, job_id)
+    return _job_answer(task_id, job_id)
+
+
+@route(JOB + "/retry", methods=("POST",))
+def retry_job(task_id: str, job_id: str) -> dict[str, Any]:
+    return _enqueued(jobs.retry_now(task_id, job_id, request_ip=_client_ip()))
+
+
+@route(EXECUTION + "/stop", methods=("POST",))
+def stop_execution(task_id: str, job_id: str, execution_id: str) -> dict[str, Any]:
+    stopping.stop_execution(task_id, job_id, execution_id)
+    urls = _urls()
+    return {
+        "execution": {"id": execution_id, "url": urls.execution(task_id, job_id, execution_id)},
+        "job": views.job_ref(task_id, job_id, urls),
+        "task": views.task_ref(task_id, urls),
+    }
+
+
+# -- background handlers ---------------------------------------------------------------------
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatcher")
+def dispatch_due(event: Any) -> dict[str, int]:
+    """EventBridge, every minute: create what is due in the look-ahead, resend what was lost."""
+    report = dispatcher.tick()
+    return {"created": len(report.created), "skipped": report.skipped, "resent": len(report.resent)}

@@ -18,14 +18,29 @@ class ExecutionMessage:
     task_id: str
     job_id: str
     execution_id: str
+    # Epoch milliseconds before which the run must not start: SQS delays are whole seconds,
+    # so the runner waits out the fraction itself.
+    not_before_ms: int = 0
 
     def to_json(self) -> str:
-        return json.dumps({"taskId": self.task_id, "jobId": self.job_id, "executionId": self.execution_id})
+        return json.dumps(
+            {
+                "taskId": self.task_id,
+                "jobId": self.job_id,
+                "executionId": self.execution_id,
+                "notBeforeMs": self.not_before_ms,
+            }
+        )
 
     @classmethod
     def from_json(cls, body: str) -> ExecutionMessage:
         data = json.loads(body)
-        return cls(task_id=data["taskId"], job_id=data["jobId"], execution_id=data["executionId"])
+        return cls(
+            task_id=data["taskId"],
+            job_id=data["jobId"],
+            execution_id=data["executionId"],
+            not_before_ms=int(data.get("notBeforeMs") or 0),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,56 +1,32 @@
-"""Enqueueing jobs and creating their executions."""
+"""Enqueueing jobs: creating or replacing them, and starting or scheduling their runs."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import job_queue, store
+from chalicelib import dispatcher, store
 from chalicelib.clock import utcnow
-from chalicelib.errors import NotFound, ValidationError
-from chalicelib.ids import is_uuid4, new_execution_id, new_job_id
-from chalicelib.models import AWAITING_SHARD, ExecutionModel, JobModel
+from chalicelib.errors import ValidationError
+from chalicelib.executions import new_execution, send
+from chalicelib.ids import is_uuid4, new_job_id
+from chalicelib.lookups import require_job
+from chalicelib.models import ExecutionModel, JobModel
 from chalicelib.payload import JobSpec, parse_job, validate_task_id
 from chalicelib.scheduling import first_run
+from chalicelib.settings import get_settings
 from chalicelib.statuses import ExecutionStatus
-
-logger = logging.getLogger(__name__)
+from chalicelib.stopping import request_stop
 
 
 @dataclass(frozen=True)
 class Enqueued:
     task_id: str
     job_id: str
+    # None for a delayed job (startAt/startIn/cron in the future): the execution appears later.
     execution_id: str | None
     queue_job_id: str | None
-
-
-def new_execution(
-    task_id: str,
-    job_id: str,
-    spec: JobSpec,
-    now: datetime,
-    attempt: int = 0,
-    request_ip: str | None = None,
-    dispatch_at: datetime | None = None,
-    execution_id: str | None = None,
-) -> ExecutionModel:
-    """An ``enqueued`` execution, marked as awaiting dispatch until a runner claims it."""
-    return ExecutionModel(
-        job_id,
-        execution_id or new_execution_id(),
-        task_id=task_id,
-        status=ExecutionStatus.ENQUEUED.value,
-        image=spec.image,
-        command=spec.command,
-        created_at=now,
-        attempt=attempt,
-        request_ip=request_ip,
-        awaiting_shard=AWAITING_SHARD,
-        dispatch_at=(dispatch_at or now).timestamp(),
-    )
 
 
 def enqueue(
@@ -60,7 +36,7 @@ def enqueue(
     request_ip: str | None = None,
     now: datetime | None = None,
 ) -> Enqueued:
-    """Create (or, with ``job_id``, create or replace) a job and start or schedule its run."""
+    """Create (or, with ``job_id``, create or replace) a job, and run or schedule it."""
     validate_task_id(task_id)
     if job_id is not None and not is_uuid4(job_id):
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
@@ -68,54 +44,41 @@ def enqueue(
     now = now or utcnow()
     job_id = job_id or new_job_id()
     due = first_run(spec, now)
-    immediate = spec.cron is None and due <= now
-    execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip) if immediate else None
-    saved = store.save_job(
-        task_id, job_id, spec.to_dict(), now, execution, next_run_at=None if immediate else due.timestamp()
-    )
-    if execution is None:
-        return Enqueued(task_id, job_id, None, None)
-    message_id = dispatch(execution)
+    if spec.cron is None and due <= now:
+        execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip)
+        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution)
+        if not saved.created:
+            _cancel_scheduled_runs(job_id, now, keep=execution.execution_id)
+        return _sent(saved.job, execution, now)
+    saved = store.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp())
+    if not saved.created:
+        _cancel_scheduled_runs(job_id, now)
+    if due <= now + timedelta(seconds=get_settings().dispatch_lookahead_seconds):
+        # Due before the next dispatcher tick could see it: dispatch it now.
+        dispatcher.materialize(saved.job, now)
+    return Enqueued(task_id, job_id, None, None)
+
+
+def retry_now(task_id: str, job_id: str, request_ip: str | None = None) -> Enqueued:
+    """A new execution of the job, at once, with its current details."""
+    job = require_job(task_id, job_id)
+    now = utcnow()
+    execution = new_execution(task_id, job_id, JobSpec.from_dict(job.spec), now, request_ip=request_ip)
+    store.add_execution(job, execution, now)
+    return _sent(job, execution, now)
+
+
+def _sent(job: JobModel, execution: ExecutionModel, now: datetime) -> Enqueued:
+    message_id = send(execution, now)
     if message_id is not None:
-        store.set_enqueued_id(saved.job, message_id)
-    return Enqueued(task_id, job_id, execution.execution_id, message_id)
+        store.set_enqueued_id(job, message_id)
+    return Enqueued(job.task_id, job.job_id, execution.execution_id, message_id)
 
 
-def dispatch(execution: ExecutionModel, delay_seconds: int = 0) -> str | None:
-    """Send the execution's message; None when SQS failed (the reconciler sends it later)."""
-    message = job_queue.ExecutionMessage(execution.task_id, execution.job_id, execution.execution_id)
-    try:
-        return job_queue.send_execution(message, delay_seconds)
-    except Exception:
-        logger.exception("sending execution %s failed; the reconciler will resend it", execution.execution_id)
-        return None
-
-
-def require_job(task_id: str, job_id: str) -> JobModel:
-    job = store.get_job(task_id, job_id)
-    if job is None:
-        if store.get_task(task_id) is None:
-            raise NotFound(f"task {task_id!r} does not exist", taskId=task_id)
-        raise NotFound(f"job {job_id!r} does not exist in task {task_id!r}", taskId=task_id, jobId=job_id)
-    return job
-
-
-def require_execution(task_id: str, job_id: str, execution_id: str) -> tuple[JobModel, ExecutionModel]:
-    job = require_job(task_id, job_id)
-    execution = store.get_execution(job_id, execution_id)
-    if execution is None:
-        raise NotFound(
-            f"execution {execution_id!r} does not exist in job {job_id!r}",
-            taskId=task_id,
-            jobId=job_id,
-            executionId=execution_id,
-        )
-    return job, execution
-
-
-def require_latest_execution(task_id: str, job_id: str) -> tuple[JobModel, ExecutionModel]:
-    job = require_job(task_id, job_id)
-    execution = store.latest_execution(job)
-    if execution is None:
-        raise NotFound(f"job {job_id!r} has no execution yet", taskId=task_id, jobId=job_id)
-    return job, execution
+def _cancel_scheduled_runs(job_id: str, now: datetime, keep: str | None = None) -> None:
+    """A replaced job's runs that were scheduled but not started are cancelled: the new
+    schedule (or the immediate run) replaces them."""
+    for execution in store.unfinished_executions(job_id):
+        pending = execution.status == ExecutionStatus.ENQUEUED.value and execution.scheduled_for is not None
+        if pending and execution.execution_id != keep:
+            request_stop(execution, now)

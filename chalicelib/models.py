@@ -97,6 +97,11 @@ class JobModel(Model):
     # Set only while a run is pending: that is what makes the due index sparse.
     due_shard = UnicodeAttribute(null=True)
     next_run_at = NumberAttribute(null=True)
+    # Set by the stop route: runs created before it are not retried.
+    stopped_at = UTCDateTimeAttribute(null=True)
+    # Cron ticks deliberately not run (forbid policy, missed starting deadline).
+    skipped_ticks = NumberAttribute(default=0)
+    last_skipped_at = UTCDateTimeAttribute(null=True)
 
     by_due = JobsByDue()
 
@@ -147,6 +152,10 @@ class ExecutionModel(Model):
     attempt = NumberAttribute(default=0)
     queue_message_id = UnicodeAttribute(null=True)
     request_ip = UnicodeAttribute(null=True)
+    # The due instant of a scheduled run or retry (None: run at once).
+    scheduled_for = UTCDateTimeAttribute(null=True)
+    retry_of = UnicodeAttribute(null=True)
+    stop_requested = BooleanAttribute(default=False)
     awaiting_shard = UnicodeAttribute(null=True)
     dispatch_at = NumberAttribute(null=True)
 

@@ -7,13 +7,15 @@ field, so no malformed value ever reaches storage or a runner.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from chalicelib.durations import parse_duration
 from chalicelib.errors import ValidationError
@@ -24,6 +26,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 NOTIFY_EVENTS = ("succeeds", "fails", "finishes")
 WEBHOOK_EVENTS = ("succeeds", "fails", "finishes", "starts")
 CONCURRENCY_POLICIES = ("allow", "forbid", "replace")
+# The last instant a datetime can hold (9999-12-31T23:59:59Z): later startAt/startIn cannot be scheduled.
+_LATEST_TIMESTAMP = 253_402_300_799
 
 
 @dataclass
@@ -64,7 +68,7 @@ _FIELDS = set(JobSpec.__dataclass_fields__)
 
 
 def validate_task_id(task_id: str) -> str:
-    if not _TASK_ID.match(task_id or ""):
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
         raise ValidationError(
             "task id must be 1-200 characters of letters, digits and ._:@+=~- starting with a letter or digit",
             field="taskId",
@@ -80,7 +84,7 @@ def parse_body(raw: bytes | str | None, max_bytes: int) -> dict[str, Any]:
         raise ValidationError(f"the request body is larger than {max_bytes} bytes")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValidationError(f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object")
@@ -111,8 +115,15 @@ def _str(data: dict[str, Any], key: str, required: bool = False) -> str | None:
     return value
 
 
+def _object(data: dict[str, Any], key: str) -> Any:
+    """The value of an optional object key: absent or null is ``{}``; any other value is returned
+    as is for its type to be checked (so ``[]``, ``""``, ``0`` or ``false`` are not taken for ``{}``)."""
+    value = data.get(key)
+    return {} if value is None else value
+
+
 def _envs(data: dict[str, Any]) -> dict[str, str]:
-    envs = data.get("envs") or {}
+    envs = _object(data, "envs")
     if not isinstance(envs, dict):
         raise ValidationError("envs must be an object of string values", field="envs")
     for name, value in envs.items():
@@ -125,17 +136,17 @@ def _envs(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _notify(data: dict[str, Any]) -> dict[str, list[str]]:
-    notify = data.get("notify") or {}
+    notify = _object(data, "notify")
     if not isinstance(notify, dict) or set(notify) - set(NOTIFY_EVENTS):
         raise ValidationError(f"notify must be an object with keys among {NOTIFY_EVENTS}", field="notify")
     for event, emails in notify.items():
-        if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
+        if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.fullmatch(e) for e in emails):
             raise ValidationError(f"notify.{event} must be a list of e-mail addresses", field="notify")
     return {event: list(notify.get(event, [])) for event in NOTIFY_EVENTS}
 
 
 def _webhooks(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    hooks = data.get("webhooks") or {}
+    hooks = _object(data, "webhooks")
     if not isinstance(hooks, dict) or set(hooks) - set(WEBHOOK_EVENTS):
         raise ValidationError(f"webhooks must be an object with keys among {WEBHOOK_EVENTS}", field="webhooks")
     result: dict[str, list[dict[str, Any]]] = {event: [] for event in WEBHOOK_EVENTS}
@@ -146,7 +157,7 @@ def _webhooks(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             url = hook.get("url") if isinstance(hook, dict) else None
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise ValidationError(f"webhooks.{event}[].url must be an http(s) URL", field="webhooks")
-            headers = hook.get("headers") or {}
+            headers = _object(hook, "headers")
             retries = hook.get("retries", 0)
             if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
                 raise ValidationError(f"webhooks.{event}[].headers must map names to strings", field="webhooks")
@@ -164,7 +175,7 @@ def _retry_backoff(data: dict[str, Any]) -> dict[str, float] | None:
     if not isinstance(backoff, dict) or set(backoff) - allowed:
         raise ValidationError(f"retryBackoff must be an object with keys among {sorted(allowed)}", field="retryBackoff")
     for key, value in backoff.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ValidationError(f"retryBackoff.{key} must be a number ≥ 0", field="retryBackoff")
     return dict(backoff)
 
@@ -176,13 +187,23 @@ def _schedule(data: dict[str, Any]) -> None:
             f"startAt, startIn and cron are mutually exclusive; got {', '.join(given)}",
             field=given[1],
         )
-    _int(data, "startAt")
+    start_at = _int(data, "startAt")
+    if start_at is not None and start_at > _LATEST_TIMESTAMP:
+        raise ValidationError(f"startAt must be a UNIX time ≤ {_LATEST_TIMESTAMP} (year 9999)", field="startAt")
     start_in = _str(data, "startIn")
     if start_in is not None:
-        parse_duration(start_in)
+        try:
+            datetime.now(UTC) + timedelta(seconds=parse_duration(start_in))
+        except OverflowError as exc:
+            raise ValidationError(f"startIn {start_in!r} ends after year 9999", field="startIn") from exc
     cron = _str(data, "cron")
     if cron is not None and (len(cron.split()) != 5 or not croniter.is_valid(cron)):
         raise ValidationError(f"cron {cron!r} is not a valid 5-field cron expression", field="cron")
+    if cron is not None:
+        try:
+            croniter(cron, datetime.now(UTC)).get_next(datetime)
+        except CroniterBadDateError as exc:
+            raise ValidationError(f"cron {cron!r} never fires", field="cron") from exc
     zone = _str(data, "timezone")
     if zone is not None:
         try:
@@ -199,7 +220,7 @@ def parse_job(data: dict[str, Any]) -> JobSpec:
     image = _str(data, "image", required=True)
     command = _str(data, "command", required=True)
     assert image is not None and command is not None
-    if not _IMAGE.match(image):
+    if not _IMAGE.fullmatch(image):
         raise ValidationError(f"image {image!r} is not a valid image reference", field="image")
     try:
         argv = shlex.split(command)
@@ -207,7 +228,7 @@ def parse_job(data: dict[str, Any]) -> JobSpec:
         raise ValidationError(f"command cannot be split as a shell would: {exc}", field="command") from exc
     if not argv:
         raise ValidationError("command must not be empty", field="command")
-    metadata = data.get("metadata") or {}
+    metadata = _object(data, "metadata")
     if not isinstance(metadata, dict):
         raise ValidationError("metadata must be an object", field="metadata")
     _schedule(data)

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib import store, views
 from chalicelib.errors import NotFound, ValidationError
-from chalicelib.jobs import require_execution, require_job
+from chalicelib.lookups import require_execution, require_job
 from chalicelib.pagination import Page
 from chalicelib.settings import get_settings
 from chalicelib.task_words import task_words

@@ -51,6 +51,15 @@ class Settings:
     runner_visibility_seconds: int = 60
     # Long-poll wait of the runner's ReceiveMessage (seconds, ≤ 20); also the longest a warm stop waits for it.
     runner_poll_seconds: int = 5
+    # How far ahead the dispatcher creates scheduled executions (seconds; SQS delays them the rest).
+    # Above the dispatcher's period (1 minute in AWS), so no due instant falls between two ticks.
+    dispatch_lookahead_seconds: int = 70
+    # Seconds between dispatcher ticks of the local stack (EventBridge runs it each minute in AWS).
+    dispatch_interval_seconds: float = 1.0
+    # An execution still unclaimed this long after it was due had its message lost: send it again.
+    reconcile_after_seconds: int = 30
+    # Longest wait between two retries (ms): SQS delays a message 15 minutes at most.
+    retry_max_delay_ms: int = 900_000
     # Prefix of the labels put on every container the runner starts.
     container_label_prefix: str = "slipway"
 
@@ -78,6 +87,11 @@ class Settings:
     def job_dead_letter_queue(self) -> str:
         return f"{self.stage}-slipway-jobs-dlq"
 
+    def control_queue(self, host: str) -> str:
+        """The queue on which the runner of ``host`` receives stop requests."""
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in host)[:40]
+        return f"{self.stage}-slipway-control-{safe}"
+
     @property
     def logs_bucket(self) -> str:
         return f"{self.stage}-slipway-logs"
@@ -92,6 +106,8 @@ class Settings:
                 continue
             if f.type == "int":
                 values[f.name] = int(raw)
+            elif f.type == "float":
+                values[f.name] = float(raw)
             elif f.type == "tuple[str, ...]":
                 values[f.name] = _split_words(raw)
             else:

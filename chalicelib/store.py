@@ -18,7 +18,16 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.clock import ISO_FORMAT
-from chalicelib.models import DUE_SHARD, TASK_LISTING, CounterModel, ExecutionModel, JobModel, TaskModel, TaskWordModel
+from chalicelib.models import (
+    AWAITING_SHARD,
+    DUE_SHARD,
+    TASK_LISTING,
+    CounterModel,
+    ExecutionModel,
+    JobModel,
+    TaskModel,
+    TaskWordModel,
+)
 from chalicelib.settings import get_settings
 from chalicelib.statuses import ExecutionStatus
 from chalicelib.task_words import task_words
@@ -217,19 +226,31 @@ def latest_execution(job: JobModel) -> ExecutionModel | None:
     return None
 
 
-def update_execution(execution: ExecutionModel, only_if_active: bool = True, **values: Any) -> bool:
-    """Set attributes; with ``only_if_active``, only while the execution is still pulling/running."""
-    actions = [
+_ACTIVE = (ExecutionStatus.PULLING, ExecutionStatus.RUNNING)
+
+
+def _status_in(statuses: tuple[ExecutionStatus, ...]) -> Any:
+    return ExecutionModel.status.is_in(*(status.value for status in statuses))
+
+
+def _set_actions(values: dict[str, Any]) -> list[Any]:
+    return [
         getattr(ExecutionModel, name).set(value) if value is not None else getattr(ExecutionModel, name).remove()
         for name, value in values.items()
     ]
-    condition = (
-        ExecutionModel.status.is_in(ExecutionStatus.PULLING.value, ExecutionStatus.RUNNING.value)
-        if only_if_active
-        else None
-    )
+
+
+def update_execution(
+    execution: ExecutionModel, only_if: tuple[ExecutionStatus, ...] | None = _ACTIVE, **values: Any
+) -> bool:
+    """Set attributes (None removes one), only while the status is one of ``only_if``.
+
+    The condition is what keeps a late writer (a runner finishing after a stop, a stop after
+    the end) from overwriting a final state.
+    """
+    condition = _status_in(only_if) if only_if else None
     try:
-        execution.update(actions=actions, condition=condition)
+        execution.update(actions=_set_actions(values), condition=condition)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
@@ -275,3 +296,139 @@ def claim(job_id: str, execution_id: str, host: str, docker_port: int | None, me
             return Claim(get_execution(job_id, execution_id, consistent=True), claimed=False)
         raise
     return Claim(execution, claimed=True)
+
+
+# -- scheduling -------------------------------------------------------------------------------
+
+
+def due_jobs(horizon: float) -> list[tuple[str, str]]:
+    """(task id, job id) of every job due at or before ``horizon`` (epoch seconds), soonest first."""
+    return [(item.task_id, item.job_id) for item in JobModel.by_due.query(DUE_SHARD, JobModel.next_run_at <= horizon)]
+
+
+def advance_schedule(
+    job: JobModel,
+    due: float,
+    next_run: float | None,
+    execution: ExecutionModel | None,
+    skipped: int,
+    now: datetime,
+) -> bool:
+    """Atomically: create the execution of the due instant and move the job to its next one.
+
+    Conditioned on the job still waiting for exactly ``due``: of two dispatchers racing on one
+    instant, or a dispatcher racing a PUT or a stop, only one write lands; the other gets False.
+    """
+    actions = [JobModel.last_modified_at.set(now)]
+    if next_run is None:
+        actions += [JobModel.next_run_at.remove(), JobModel.due_shard.remove(), JobModel.scheduled.set(False)]
+    else:
+        actions += [JobModel.next_run_at.set(next_run), JobModel.due_shard.set(DUE_SHARD)]
+    if skipped:
+        actions += [JobModel.skipped_ticks.add(skipped), JobModel.last_skipped_at.set(now)]
+    if execution is not None:
+        actions += [JobModel.execution_count.add(1), JobModel.last_execution_id.set(execution.execution_id)]
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(job, actions=actions, condition=JobModel.next_run_at == due)
+            if execution is not None:
+                tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            return False
+        raise
+    return True
+
+
+def awaiting_dispatch(before: float) -> list[tuple[str, str]]:
+    """(job id, execution id) of unclaimed executions that were due before ``before``."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.awaiting_dispatch.query(AWAITING_SHARD, ExecutionModel.dispatch_at < before)
+    ]
+
+
+def mark_redispatched(execution: ExecutionModel, at: float) -> bool:
+    """Record a resend, only while the execution is still waiting for a runner."""
+    return update_execution(execution, only_if=(ExecutionStatus.ENQUEUED,), dispatch_at=at)
+
+
+def finish_execution(execution: ExecutionModel, values: dict[str, Any], retry: ExecutionModel | None = None) -> bool:
+    """End a run (only while it is pulling/running) and, in the same transaction, create its retry."""
+    if retry is None:
+        return update_execution(execution, **values)
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(execution, actions=_set_actions(values), condition=_status_in(_ACTIVE))
+            tx.save(retry, condition=ExecutionModel.execution_id.does_not_exist())
+            tx.update(
+                JobModel(execution.task_id, execution.job_id),
+                actions=[
+                    JobModel.retry_count.add(1),
+                    JobModel.execution_count.add(1),
+                    JobModel.last_execution_id.set(retry.execution_id),
+                ],
+            )
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            return False
+        raise
+    return True
+
+
+def cancel_schedule(job: JobModel, now: datetime) -> None:
+    job.update(
+        actions=[
+            JobModel.next_run_at.remove(),
+            JobModel.due_shard.remove(),
+            JobModel.scheduled.set(False),
+            JobModel.stopped_at.set(now),
+            JobModel.last_modified_at.set(now),
+        ]
+    )
+
+
+def unfinished_executions(job_id: str, limit: int = 50) -> list[ExecutionModel]:
+    """The job's recent executions that have not ended (a Query of one partition, newest first)."""
+    return [
+        item
+        for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=limit)
+        if not ExecutionStatus(item.status).is_finished
+    ]
+
+
+def add_execution(job: JobModel, execution: ExecutionModel, now: datetime) -> None:
+    """Add a run to an existing job (the retry route)."""
+    with TransactWrite(connection=_connection()) as tx:
+        tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
+        tx.update(
+            job,
+            actions=[
+                JobModel.execution_count.add(1),
+                JobModel.last_execution_id.set(execution.execution_id),
+                JobModel.last_modified_at.set(now),
+            ],
+            condition=JobModel.job_id.exists(),
+        )
+
+
+def record_skipped_tick(execution: ExecutionModel, now: datetime, reason: str) -> bool:
+    """End a cron run that must not start (``forbid`` overlap) and count it on the job."""
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(
+                execution,
+                actions=_set_actions(
+                    {"status": ExecutionStatus.STOPPED.value, "finished_at": now, "error": f"skipped: {reason}"}
+                ),
+                condition=_status_in(_ACTIVE),
+            )
+            tx.update(
+                JobModel(execution.task_id, execution.job_id),
+                actions=[JobModel.skipped_ticks.add(1), JobModel.last_skipped_at.set(now)],
+            )
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            return False
+        raise
+    return True

@@ -14,11 +14,15 @@ from datetime import datetime
 
 from chalicelib import log_store, store
 from chalicelib.clock import utcnow
+from chalicelib.executions import send
 from chalicelib.job_queue import Received
-from chalicelib.models import ExecutionModel
+from chalicelib.models import ExecutionModel, JobModel
 from chalicelib.payload import JobSpec
+from chalicelib.retries import plan_retry
+from chalicelib.scheduling import Overlap, overlap_decision
 from chalicelib.settings import Settings
 from chalicelib.statuses import ExecutionStatus
+from chalicelib.stopping import request_stop
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
 from runner.output import StreamCapture
 
@@ -51,6 +55,18 @@ class ExecutionRun:
         self.on_output = on_output
         self.container_id: str | None = None
         self.execution: ExecutionModel | None = None
+        self.job: JobModel | None = None
+        self.spec: JobSpec | None = None
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        """Stop this run (from the control channel): kill its container if it has one."""
+        self._stop.set()
+        if self.container_id is not None:
+            try:
+                self.engine.kill(self.container_id)
+            except EngineError:
+                logger.exception("could not kill container %s", self.container_id)
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -59,6 +75,7 @@ class ExecutionRun:
         if message is None:
             logger.error("dropping a message that is not an execution: %r", self.received.body[:200])
             return Disposition(True, "malformed message")
+        self._wait_until(message.not_before_ms / 1000)
         claim = store.claim(
             message.job_id, message.execution_id, self.settings.runner_host, self.engine.port, self.received.message_id
         )
@@ -66,14 +83,16 @@ class ExecutionRun:
             return self._not_claimed(claim.execution)
         self.execution = execution = claim.execution
         assert execution is not None
-        job = store.get_job(message.task_id, message.job_id)
+        self.job = job = store.get_job(message.task_id, message.job_id)
         if job is None:
             self._finish(ExecutionStatus.FAILED, error="the job was deleted before its execution started")
             return Disposition(True, "job gone")
-        spec = JobSpec.from_dict(job.spec)
+        self.spec = spec = JobSpec.from_dict(job.spec)
         if spec.expiration is not None and self.clock().timestamp() > spec.expiration:
             self._finish(ExecutionStatus.EXPIRED, error=f"dequeued after the job's expiration ({spec.expiration})")
             return Disposition(True, "expired")
+        if not self._apply_overlap_policy(execution, spec):
+            return Disposition(True, "skipped")
         try:
             self._run_container(execution, spec)
         except EngineError as exc:
@@ -82,6 +101,29 @@ class ExecutionRun:
         finally:
             self._remove_container()
         return Disposition(True, "finished")
+
+    def _apply_overlap_policy(self, execution: ExecutionModel, spec: JobSpec) -> bool:
+        """forbid / replace, decided now that the run starts; False when this run is skipped."""
+        others = [
+            other
+            for other in store.unfinished_executions(execution.job_id)
+            if other.execution_id != execution.execution_id and ExecutionStatus(other.status).is_active
+        ]
+        decision = overlap_decision(spec, bool(others))
+        if decision is Overlap.SKIP:
+            reason = "an earlier run of the job is still active (concurrencyPolicy forbid)"
+            store.record_skipped_tick(execution, self.clock(), reason)
+            return False
+        if decision is Overlap.REPLACE:
+            for other in others:
+                request_stop(other, self.clock())
+        return True
+
+    def _wait_until(self, instant: float) -> None:
+        """SQS delays by whole seconds; the rest of the wait for a scheduled run happens here."""
+        remaining = instant - self.clock().timestamp()
+        if remaining > 0:
+            self._stop.wait(remaining)
 
     def _not_claimed(self, execution: ExecutionModel | None) -> Disposition:
         if execution is None:
@@ -108,6 +150,9 @@ class ExecutionRun:
             name=f"{labels}-{execution.execution_id}",
         )
         self.container_id = self.engine.create(container_spec)
+        if self._stop.is_set():
+            self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
+            return
         self.engine.start(self.container_id)
         started_at = self.clock()
         store.update_execution(
@@ -132,7 +177,15 @@ class ExecutionRun:
             for reader in readers:
                 reader.join(timeout=30)
             self._store_output(execution, stdout, stderr)
-            if exit_code is None:
+            if self._stop.is_set():
+                self._finish(
+                    ExecutionStatus.STOPPED,
+                    error=_join(stderr.tail_text(), "stopped on request"),
+                    exit_code=exit_code,
+                    stdout=stdout,
+                    stderr=stderr,
+                )
+            elif exit_code is None:
                 note = f"killed after the {timeout} s timeout"
                 self._finish(
                     ExecutionStatus.TIMEDOUT,
@@ -196,8 +249,20 @@ class ExecutionRun:
                 stdout_key=execution.stdout_key,
                 stderr_key=execution.stderr_key,
             )
-        if not store.update_execution(execution, **values):
+        retry = None
+        if self.job is not None and self.spec is not None:
+            retry = plan_retry(execution, status, self.job, self.spec, self.clock())
+        if not store.finish_execution(execution, values, retry):
             logger.warning("execution %s changed state before it could be ended %s", execution.execution_id, status)
+            return
+        if retry is not None:
+            send(retry, self.clock())
+            logger.info(
+                "execution %s will be retried as %s at %s",
+                execution.execution_id,
+                retry.execution_id,
+                retry.scheduled_for,
+            )
         logger.info(
             "execution %s %s",
             execution.execution_id,

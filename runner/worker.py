@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
-from chalicelib import job_queue
+from chalicelib import control, job_queue
 from chalicelib.clock import utcnow
 from chalicelib.job_queue import Received
 from chalicelib.settings import Settings
@@ -46,6 +46,9 @@ class Runner:
         self._slots = threading.Semaphore(settings.runner_concurrency)
         self._stopping = threading.Event()
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        self._runs: dict[str, ExecutionRun] = {}
+        self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
+        self._control_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -55,6 +58,8 @@ class Runner:
             "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
         )
         self._heartbeat.start()
+        self._control_url = control.ensure_queue(self.settings.runner_host)
+        self._control.start()
         backoff = _BACKOFF_START
         try:
             while not self._stopping.is_set():
@@ -109,7 +114,15 @@ class Runner:
 
     def _execute(self, received: Received) -> Disposition:
         run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
-        disposition = run.run()
+        key = received.message.execution_id if received.message else received.message_id
+        # Registered before the claim, so a stop arriving right after the claim finds the run.
+        with self._lock:
+            self._runs[key] = run
+        try:
+            disposition = run.run()
+        finally:
+            with self._lock:
+                self._runs.pop(key, None)
         if disposition.delete:
             job_queue.delete(received.receipt_handle)
         return disposition
@@ -142,3 +155,20 @@ class Runner:
                     job_queue.extend_visibility(handle, self.settings.runner_visibility_seconds)
                 except Exception:  # noqa: BLE001 - retried at the next beat
                     logger.warning("could not extend the visibility of a running execution's message")
+
+    # -- control channel ---------------------------------------------------------------------
+
+    def _control_loop(self) -> None:
+        """Take stop requests for the executions this runner holds."""
+        while True:
+            try:
+                for request in control.receive(self._control_url, self.settings.runner_poll_seconds):
+                    with self._lock:
+                        run = self._runs.get(request.execution_id)
+                    if run is not None:
+                        logger.info("stopping execution %s on request", request.execution_id)
+                        run.request_stop()
+                    control.delete(self._control_url, request.receipt_handle)
+            except Exception:
+                logger.exception("reading the control queue failed")
+                time.sleep(1)

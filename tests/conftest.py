@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ TEST_IMAGE = os.environ.get("SLIPWAY_TEST_IMAGE", "slipway-test/busybox:latest")
 LOG_DIR = Path(__file__).resolve().parents[1] / ".local" / "test-logs"
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-STACK = StackProcess(log_path=LOG_DIR / "stack.log")
+# Reconcile after 3 s (30 s by default) so the lost-message test does not wait long.
+STACK = StackProcess(log_path=LOG_DIR / "stack.log", extra_env={"SLIPWAY_RECONCILE_AFTER_SECONDS": "3"})
 os.environ.update(STACK.client_env())
 
 
@@ -74,6 +76,10 @@ class Api:
     def wait_finished(self, execution_url: str, timeout: float = 30.0) -> dict[str, Any]:
         finished = {"done", "failed", "timedout", "stopped", "expired"}
         return self.wait_for(execution_url, lambda b: b["execution"]["status"] in finished, timeout)["execution"]
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
