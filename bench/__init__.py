@@ -1,0 +1,1 @@
+"""Benchmarks of Slipway on the local stack (``python -m bench.<name>``)."""

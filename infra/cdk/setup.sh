@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the AWS CDK CLI pinned in infra/cdk/package.json into infra/cdk/node_modules,
+# idempotently (nothing is done when the pinned version is already there).
+# Used by the infra tests (session fixture) and by operators before `cdk synth` / `cdk deploy`.
+# Prints the path of the `cdk` executable on stdout.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CDK="$HERE/node_modules/.bin/cdk"
+want="$(node -e 'process.stdout.write(require(process.argv[1]).devDependencies["aws-cdk"])' "$HERE/package.json")"
+have="$(node -e 'try { process.stdout.write(require(process.argv[1]).version) } catch (e) {}' \
+  "$HERE/node_modules/aws-cdk/package.json" 2>/dev/null || true)"
+if [ ! -x "$CDK" ] || [ "$have" != "$want" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "npm is needed (Node.js >= 18)" >&2; exit 1; }
+  printf '\033[1m[setup]\033[0m installing the AWS CDK CLI %s into infra/cdk/node_modules\n' "$want" >&2
+  # No lock file: the CLI has no dependencies, and the exact version is pinned in package.json.
+  npm install --prefix "$HERE" --no-package-lock --no-audit --no-fund --loglevel=error >&2
+fi
+echo "$CDK"

@@ -1,0 +1,487 @@
+"""The AWS stack of one Slipway deployment (one stage).
+
+- the Chalice app (REST API, the dispatcher's schedule and any WebSocket handlers), packaged by
+  ``chalice package`` through the ``chalice.cdk`` construct, running under a role made here;
+- the DynamoDB tables, read from the PynamoDB models (``infra/cdk/tables.py``);
+- the SQS queues and their dead-letter queues, from ``chalicelib.resources.queue_specs``;
+- the S3 log bucket(s), from ``chalicelib.resources.bucket_names``;
+- least-privilege IAM: one role for the Lambda functions, one role + instance profile for the
+  Docker hosts that run ``python -m runner``;
+- one front door: a CloudFront distribution in front of the REST API and the WebSocket API.
+
+Every name comes from ``chalicelib.settings.Settings`` (through ``DeployConfig``), so the
+deployed service finds its resources with nothing more than ``SLIPWAY_STAGE``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aws_cdk import Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.resources import bucket_names, queue_specs
+from infra.cdk.config import DeployConfig, settings_environment
+from infra.cdk.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
+
+if TYPE_CHECKING:
+    from pynamodb.models import Model
+
+FUNCTIONS_DIR = Path(__file__).resolve().parent / "functions"
+# Chalice packages the Lambda functions with this role ARN, replaced below by the role made here.
+PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/slipway-replaced-by-cdk"
+# The line of ws_path.js that holds the API Gateway stage path.
+_STAGE_LINE = re.compile(r"^var STAGE_PATH = '[^']*';$", re.MULTILINE)
+
+# CloudFront path patterns of the documented WebSocket paths (see functions/ws_path.js).
+WS_PATH_PATTERNS = (
+    "/tasks/*/jobs/*/ws/",
+    "/tasks/*/jobs/*/ws",
+    "/tasks/*/job/*/ws/",
+    "/tasks/*/job/*/ws",
+)
+
+# What each role may do; every action is granted on named ARNs only.
+TABLE_ACTIONS_API = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+# The health check describes a table.
+TABLE_ACTIONS_API_EXTRA = ("dynamodb:DescribeTable",)
+TABLE_ACTIONS_RUNNER = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+JOB_QUEUE_ACTIONS_API = ("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes")
+JOB_QUEUE_ACTIONS_RUNNER = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:SendMessage",
+    "sqs:GetQueueUrl",
+)
+# Control queues (one per runner host, made by the runner itself: chalicelib.control).
+CONTROL_QUEUE_ACTIONS_API = ("sqs:GetQueueUrl", "sqs:SendMessage")
+CONTROL_QUEUE_ACTIONS_RUNNER = (
+    "sqs:CreateQueue",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:SendMessage",
+)
+BUCKET_OBJECT_ACTIONS_API = ("s3:GetObject",)
+# HeadBucket (health check) is authorized by s3:ListBucket on the bucket.
+BUCKET_ACTIONS_API = ("s3:ListBucket",)
+BUCKET_OBJECT_ACTIONS_RUNNER = ("s3:PutObject", "s3:GetObject")
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+WEBSOCKET_ACTIONS = ("execute-api:ManageConnections",)
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
+    types = {
+        "S": dynamodb.AttributeType.STRING,
+        "N": dynamodb.AttributeType.NUMBER,
+        "B": dynamodb.AttributeType.BINARY,
+    }
+    return dynamodb.Attribute(name=key.name, type=types[key.type])
+
+
+def _projection(index: IndexSpec) -> dynamodb.ProjectionType:
+    return {
+        "ALL": dynamodb.ProjectionType.ALL,
+        "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY,
+        "INCLUDE": dynamodb.ProjectionType.INCLUDE,
+    }[index.projection]
+
+
+def ws_function_code(stage_path: str) -> str:
+    """The source of functions/ws_path.js, rewriting to ``stage_path`` (e.g. ``/api``)."""
+    source = (FUNCTIONS_DIR / "ws_path.js").read_text()
+    if not re.fullmatch(r"/[A-Za-z0-9_-]+", stage_path):
+        raise ValueError(f"not an API Gateway stage path: {stage_path!r}")
+    code, count = _STAGE_LINE.subn(f"var STAGE_PATH = '{stage_path}';", source)
+    if count != 1:
+        raise ValueError("functions/ws_path.js must hold exactly one `var STAGE_PATH = '...';` line")
+    return code
+
+
+def chalice_api_stage(project_dir: Path, stage: str) -> str:
+    """The API Gateway stage name the Chalice config gives ``stage`` (Chalice's default: api)."""
+    config_path = project_dir / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    stage_config = config.get("stages", {}).get(stage, {})
+    return str(stage_config.get("api_gateway_stage") or config.get("api_gateway_stage") or "api")
+
+
+class SlipwayStack(Stack):
+    """One stage of Slipway. The construct id must be the stage: Chalice takes its stage from it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        config: DeployConfig,
+        project_dir: Path,
+        models: Sequence[type[Model]] | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(
+            scope,
+            config.stage,
+            stack_name=config.stack_name,
+            description=f"Slipway container-job service, stage {config.stage}",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.config = config
+        self.settings = config.settings
+        self.project_dir = project_dir
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+        if models is None:
+            from chalicelib.models import ALL_MODELS
+
+            models = ALL_MODELS
+        self.table_specs = table_specs(list(models))
+        for spec in self.table_specs:
+            if not spec.table_name.startswith(f"{config.stage}-slipway-"):
+                raise RuntimeError(
+                    f"table {spec.table_name} is not of stage {config.stage}: chalicelib.models was imported "
+                    "before SLIPWAY_STAGE was set (see infra.cdk.config.apply_to_environ)"
+                )
+        self.tables = {spec.model_name: self._table(spec, removal) for spec in self.table_specs}
+        self.queues = self._queues(removal)
+        self.buckets = [self._bucket(name, removal) for name in bucket_names(self.settings)]
+
+        self.api_role = iam.Role(
+            self,
+            "ApiFunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Slipway {config.stage}: the Chalice app's Lambda functions",
+        )
+        self.runner_role = iam.Role(
+            self,
+            "RunnerRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"Slipway {config.stage}: the Docker hosts that run `python -m runner`",
+        )
+        self.runner_profile = iam.InstanceProfile(self, "RunnerInstanceProfile", role=self.runner_role)
+
+        self.api_stage = chalice_api_stage(project_dir, config.stage)
+        self.chalice = self._chalice_app()
+        self.resources = {
+            child.node.id: child for child in self.chalice.sam_template.node.children if isinstance(child, CfnResource)
+        }
+        self.rest_api = self.resources.get("RestAPI")
+        self.websocket_api = self.resources.get("WebsocketAPI")
+        self._use_api_role()
+        self._grant_api()
+        self._grant_runner()
+        self.distribution = self._front_door()
+        self._outputs()
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _table(self, spec: TableSpec, removal: RemovalPolicy) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            f"Table{spec.model_name}",
+            table_name=spec.table_name,
+            partition_key=_attribute(spec.partition_key),
+            sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=spec.ttl_attribute,
+            removal_policy=removal,
+        )
+        for index in spec.global_indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_attribute(index.partition_key),
+                sort_key=_attribute(index.sort_key) if index.sort_key else None,
+                projection_type=_projection(index),
+                non_key_attributes=list(index.non_key_attributes) or None,
+            )
+        for index in spec.local_indexes:
+            if index.sort_key is None:
+                raise ValueError(f"{spec.model_name}: local index {index.name} needs a range key")
+            table.add_local_secondary_index(
+                index_name=index.name,
+                sort_key=_attribute(index.sort_key),
+                projection_type=_projection(index),
+                non_key_attributes=list(index.non_key_attributes) or None,
+            )
+        return table
+
+    def _queues(self, removal: RemovalPolicy) -> dict[str, sqs.Queue]:
+        queues: dict[str, sqs.Queue] = {}
+        prefix = f"{self.settings.stage}-"
+        for spec in queue_specs(self.settings):
+            dead_letter = None
+            if spec.dead_letter:
+                dead_letter = sqs.DeadLetterQueue(
+                    queue=queues[spec.dead_letter], max_receive_count=spec.max_receive_count
+                )
+            queues[spec.name] = sqs.Queue(
+                self,
+                f"Queue{_camel(spec.name.removeprefix(prefix))}",
+                queue_name=spec.name,
+                visibility_timeout=Duration.seconds(spec.visibility_timeout),
+                retention_period=Duration.seconds(spec.retention_seconds),
+                dead_letter_queue=dead_letter,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                removal_policy=removal,
+            )
+        return queues
+
+    def _bucket(self, name: str, removal: RemovalPolicy) -> s3.Bucket:
+        prefix = f"{self.settings.stage}-"
+        return s3.Bucket(
+            self,
+            f"Bucket{_camel(name.removeprefix(prefix))}",
+            bucket_name=name,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-execution-logs",
+                    enabled=True,
+                    expiration=Duration.days(self.config.log_expiry_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal,
+        )
+
+    # -- the Chalice app -------------------------------------------------------------------
+
+    def lambda_environment(self) -> dict[str, str]:
+        env = settings_environment(self.settings)
+        if self.config.options.domain_name and not self.settings.public_url:
+            env["SLIPWAY_PUBLIC_URL"] = f"https://{self.config.options.domain_name}"
+        return env
+
+    def _chalice_app(self) -> Chalice:
+        stage_config = {
+            "api_gateway_stage": self.api_stage,
+            # CloudFront is the front door: an edge-optimized API would put a second one behind it.
+            "api_gateway_endpoint_type": "REGIONAL",
+            "autogen_policy": False,
+            "manage_iam_role": False,
+            "iam_role_arn": PLACEHOLDER_ROLE_ARN,
+            "environment_variables": self.lambda_environment(),
+        }
+        return Chalice(self, "ChaliceApp", source_dir=str(self.project_dir), stage_config=stage_config)
+
+    @property
+    def functions(self) -> list[CfnResource]:
+        return [r for r in self.resources.values() if r.cfn_resource_type == "AWS::Serverless::Function"]
+
+    def _use_api_role(self) -> None:
+        if not self.functions:
+            raise RuntimeError("chalice package produced no Lambda function")
+        for function in self.functions:
+            function.add_property_override("Role", self.api_role.role_arn)
+
+    # -- IAM -------------------------------------------------------------------------------
+
+    def _table_arns(self) -> list[str]:
+        return [table.table_arn for table in self.tables.values()]
+
+    def _index_arns(self) -> list[str]:
+        arns = []
+        for spec in self.table_specs:
+            if spec.global_indexes or spec.local_indexes:
+                arns.append(f"{self.tables[spec.model_name].table_arn}/index/*")
+        return arns
+
+    def _control_queue_arn(self) -> str:
+        prefix = self.settings.control_queue("")
+        return f"arn:{Aws.PARTITION}:sqs:{Aws.REGION}:{Aws.ACCOUNT_ID}:{prefix}*"
+
+    @property
+    def job_queue(self) -> sqs.Queue:
+        return self.queues[self.settings.job_queue]
+
+    def _grant(self, role: iam.Role, actions: Sequence[str], resources: Sequence[str]) -> None:
+        if resources:
+            role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
+
+    def _grant_api(self) -> None:
+        role = self.api_role
+        self._grant(role, TABLE_ACTIONS_API + TABLE_ACTIONS_API_EXTRA, self._table_arns())
+        self._grant(role, ("dynamodb:Query",), self._index_arns())
+        self._grant(role, JOB_QUEUE_ACTIONS_API, [self.job_queue.queue_arn])
+        self._grant(role, CONTROL_QUEUE_ACTIONS_API, [self._control_queue_arn()])
+        self._grant(role, BUCKET_OBJECT_ACTIONS_API, [b.arn_for_objects("*") for b in self.buckets])
+        self._grant(role, BUCKET_ACTIONS_API, [b.bucket_arn for b in self.buckets])
+        log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/lambda/{self.stack_name}-*"
+        self._grant(role, LOG_ACTIONS, [log_groups, f"{log_groups}:log-stream:*"])
+        if self.websocket_api is not None:
+            # POST (send), GET (look up) and DELETE (close) on the stage's @connections.
+            connections = (
+                f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+                f"{self.websocket_api.ref}/{self.api_stage}/*/@connections/*"
+            )
+            self._grant(role, WEBSOCKET_ACTIONS, [connections])
+
+    def _grant_runner(self) -> None:
+        role = self.runner_role
+        self._grant(role, JOB_QUEUE_ACTIONS_RUNNER, [self.job_queue.queue_arn])
+        self._grant(role, CONTROL_QUEUE_ACTIONS_RUNNER, [self._control_queue_arn()])
+        self._grant(role, TABLE_ACTIONS_RUNNER, self._table_arns())
+        self._grant(role, ("dynamodb:Query",), self._index_arns())
+        self._grant(role, BUCKET_OBJECT_ACTIONS_RUNNER, [b.arn_for_objects("*") for b in self.buckets])
+
+    # -- the front door --------------------------------------------------------------------
+
+    def _execute_api_domain(self, api: CfnResource) -> str:
+        return f"{api.ref}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+
+    def _front_door(self) -> cloudfront.Distribution:
+        if self.rest_api is None:
+            raise RuntimeError("the Chalice app declares no REST API: nothing to put behind CloudFront")
+        options = self.config.options
+        rest_origin = origins.HttpOrigin(
+            self._execute_api_domain(self.rest_api),
+            origin_path=f"/{self.api_stage}",
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+        )
+        forwarded_host = cloudfront.Function(
+            self,
+            "ForwardedHostFunction",
+            code=cloudfront.FunctionCode.from_file(file_path=str(FUNCTIONS_DIR / "forwarded_host.js")),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="Slipway: pass the viewer's Host on as X-Forwarded-Host",
+        )
+        default_behavior = cloudfront.BehaviorOptions(
+            origin=rest_origin,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+            function_associations=[
+                cloudfront.FunctionAssociation(
+                    function=forwarded_host, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                )
+            ],
+        )
+        additional: dict[str, cloudfront.BehaviorOptions] = {}
+        if self.websocket_api is not None:
+            ws_origin = origins.HttpOrigin(
+                self._execute_api_domain(self.websocket_api),
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+                # The longest CloudFront allows without a quota increase: quiet sockets live longer.
+                read_timeout=Duration.seconds(60),
+                keepalive_timeout=Duration.seconds(60),
+            )
+            ws_path = cloudfront.Function(
+                self,
+                "WsPathFunction",
+                code=cloudfront.FunctionCode.from_inline(ws_function_code(f"/{self.api_stage}")),
+                runtime=cloudfront.FunctionRuntime.JS_2_0,
+                comment="Slipway: /tasks/<t>/jobs/<j>[/executions/<e>]/ws/ to the WebSocket stage",
+            )
+            ws_behavior = cloudfront.BehaviorOptions(
+                origin=ws_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=ws_path, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            )
+            additional = dict.fromkeys(WS_PATH_PATTERNS, ws_behavior)
+        certificate = None
+        domain_names = None
+        minimum_protocol = None
+        if options.domain_name:
+            if not options.certificate_arn:
+                raise ValueError("domain_name needs certificate_arn (an ACM certificate in us-east-1)")
+            certificate = acm.Certificate.from_certificate_arn(self, "FrontDoorCertificate", options.certificate_arn)
+            domain_names = [options.domain_name]
+            minimum_protocol = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
+        price_classes = {
+            "100": cloudfront.PriceClass.PRICE_CLASS_100,
+            "200": cloudfront.PriceClass.PRICE_CLASS_200,
+            "all": cloudfront.PriceClass.PRICE_CLASS_ALL,
+        }
+        distribution = cloudfront.Distribution(
+            self,
+            "FrontDoor",
+            comment=f"Slipway {self.config.stage}: REST and WebSocket APIs",
+            default_behavior=default_behavior,
+            additional_behaviors=additional or None,
+            certificate=certificate,
+            domain_names=domain_names,
+            minimum_protocol_version=minimum_protocol,
+            price_class=price_classes[options.price_class.lower()],
+        )
+        if options.domain_name and options.hosted_zone_id and options.hosted_zone_name:
+            zone = route53.HostedZone.from_hosted_zone_attributes(
+                self, "FrontDoorZone", hosted_zone_id=options.hosted_zone_id, zone_name=options.hosted_zone_name
+            )
+            target = route53.RecordTarget.from_alias(route53_targets.CloudFrontTarget(distribution))
+            route53.ARecord(self, "FrontDoorAlias", zone=zone, record_name=options.domain_name, target=target)
+            route53.AaaaRecord(self, "FrontDoorAliasV6", zone=zone, record_name=options.domain_name, target=target)
+        return distribution
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def runner_environment(self) -> dict[str, str]:
+        """What a runner host needs in its environment (besides credentials from its role)."""
+        return {**settings_environment(self.settings), "AWS_DEFAULT_REGION": Aws.REGION}
+
+    def _outputs(self) -> None:
+        if self.rest_api is None:
+            return
+        front = self.config.options.domain_name or self.distribution.distribution_domain_name
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=f"https://{self._execute_api_domain(self.rest_api)}/{self.api_stage}/",
+            description="The REST API, straight on API Gateway",
+        )
+        CfnOutput(self, "FrontDoorUrl", value=f"https://{front}/", description="The REST API behind CloudFront")
+        CfnOutput(self, "DistributionId", value=self.distribution.distribution_id)
+        if self.websocket_api is not None:
+            CfnOutput(
+                self,
+                "WebSocketUrl",
+                value=f"wss://{self._execute_api_domain(self.websocket_api)}/{self.api_stage}",
+                description="The WebSocket API, straight on API Gateway (ids in the query string)",
+            )
+            CfnOutput(
+                self,
+                "FrontDoorWebSocketUrl",
+                value=f"wss://{front}/tasks/{{taskId}}/jobs/{{jobId}}/ws/",
+                description="The WebSocket of a job behind CloudFront (.../executions/{executionId}/ws/ for one run)",
+            )
+        env = " ".join(f"{key}={value}" for key, value in self.runner_environment().items())
+        CfnOutput(self, "RunnerEnvironment", value=env, description="Environment of `python -m runner` on a host")
+        CfnOutput(self, "RunnerRoleArn", value=self.runner_role.role_arn)
+        CfnOutput(self, "RunnerInstanceProfileName", value=self.runner_profile.instance_profile_name)
+        CfnOutput(self, "RunnerInstanceProfileArn", value=self.runner_profile.instance_profile_arn)
+        CfnOutput(self, "JobQueueUrl", value=self.job_queue.queue_url)
+        CfnOutput(self, "LogBucketName", value=self.buckets[0].bucket_name if self.buckets else "")

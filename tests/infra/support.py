@@ -1,0 +1,65 @@
+"""Shared by the deployment tests: where things are, the synthesized stages, and the
+environment the CDK tools run in (offline, with no AWS credentials)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+CDK_DIR = ROOT / "infra" / "cdk"
+REGION = "us-east-1"
+# Context of the synthesized stage: a stage of its own and two settings that differ from the defaults.
+STAGE = "ci"
+CONTEXT = {"stage": STAGE, "runner_concurrency": "8", "log_expiry_days": "45"}
+WS_STAGE = "wstest"
+WS_API_STAGE = "v1"
+WS_DOMAIN = "jobs.example.com"
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    template: dict[str, Any]
+    template_path: Path
+    seconds: float
+    stage: str
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {key: value for key, value in self.template["Resources"].items() if value["Type"] == kind}
+
+
+def _node_major() -> str:
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    return version.strip().lstrip("v").split(".")[0]
+
+
+def tool_env(home: Path) -> dict[str, str]:
+    """An environment for the CDK CLI and the CDK app: offline, with no AWS credentials."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SLIPWAY_", "CDK_"))}
+    env.update(
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": _node_major(),
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    return env
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"{shlex.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

@@ -1,0 +1,142 @@
+"""runner.output.StreamCapture: all of a stream on disk, its tail in memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.output import _SPOOL_BYTES, StreamCapture
+
+
+@pytest.fixture
+def capture_of():
+    made = []
+
+    def make(inline_limit):
+        capture = StreamCapture(inline_limit)
+        made.append(capture)
+        return capture
+
+    yield make
+    for capture in made:
+        capture.close()
+
+
+def test_a_new_capture_is_empty(capture_of):
+    capture = capture_of(10)
+
+    assert (capture.size, capture.truncated, capture.tail_text()) == (0, False, "")
+    assert capture.rewound().read() == b""
+
+
+def test_size_counts_every_byte_written(capture_of):
+    capture = capture_of(4)
+    for chunk in (b"ab", b"", b"cdef", b"g"):
+        capture.write(chunk)
+
+    assert capture.size == 7
+
+
+def test_output_up_to_the_limit_is_not_truncated(capture_of):
+    capture = capture_of(5)
+    capture.write(b"12345")
+
+    assert (capture.truncated, capture.tail_text()) == (False, "12345")
+
+    capture.write(b"6")
+
+    assert (capture.truncated, capture.tail_text()) == (True, "23456")
+
+
+def test_tail_keeps_the_last_bytes_across_many_small_writes(capture_of):
+    capture = capture_of(100)
+    data = b"".join(f"line {n}\n".encode() for n in range(5000))
+    for start in range(0, len(data), 7):
+        capture.write(data[start : start + 7])
+
+    assert capture.size == len(data)
+    assert capture.truncated
+    assert capture.tail_text() == data[-100:].decode()
+    assert capture.tail_text().endswith("line 4999\n")
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 19, 20, 21, 22, 40, 41, 1001])
+def test_tail_is_exact_after_any_number_of_one_byte_writes(capture_of, count):
+    capture = capture_of(10)
+    data = bytes(ord("a") + n % 26 for n in range(count))
+    for byte in data:
+        capture.write(bytes([byte]))
+
+    assert capture.tail_text() == data[-10:].decode()
+    assert capture.truncated is (count > 10)
+
+
+def test_a_single_write_larger_than_the_limit_keeps_its_end(capture_of):
+    capture = capture_of(8)
+    capture.write(b"0123456789abcdefghij")
+
+    assert capture.tail_text() == "cdefghij"
+
+
+def test_rewound_returns_every_byte_even_past_one_mebibyte(capture_of):
+    capture = capture_of(64 * 1024)
+    chunk = bytes(range(256)) * 256  # 64 KiB of every byte value
+    chunks = 3 * _SPOOL_BYTES // len(chunk) + 1
+    for _ in range(chunks):
+        capture.write(chunk)
+
+    data = capture.rewound().read()
+
+    assert _SPOOL_BYTES == 1024 * 1024
+    assert len(data) == capture.size == chunks * len(chunk) > 3 * _SPOOL_BYTES
+    assert data == chunk * chunks
+    assert capture._file._rolled  # spilled to a temporary file on disk past 1 MiB
+
+
+def test_rewound_can_be_read_twice(capture_of):
+    capture = capture_of(4)
+    capture.write(b"hello world")
+
+    assert capture.rewound().read() == b"hello world"
+    assert capture.rewound().read() == b"hello world"
+
+
+def test_a_character_split_across_writes_is_whole_in_the_tail(capture_of):
+    capture = capture_of(100)
+    data = "ação ✓ €".encode()
+    for byte in data:
+        capture.write(bytes([byte]))
+
+    assert capture.tail_text() == "ação ✓ €"
+    assert capture.rewound().read() == data
+
+
+def test_a_tail_starting_inside_a_character_decodes_it_as_a_replacement(capture_of):
+    capture = capture_of(4)
+    capture.write("€€".encode())  # e2 82 ac e2 82 ac: the last 4 bytes start inside the first €
+
+    assert capture.tail_text() == "\ufffd€"
+    assert capture.rewound().read().decode() == "€€"
+
+
+def test_a_tail_ending_inside_a_character_decodes_it_as_a_replacement(capture_of):
+    capture = capture_of(10)
+    capture.write("ok €".encode()[:-1])
+
+    assert capture.tail_text() == "ok \ufffd"
+
+
+def test_invalid_utf8_does_not_raise(capture_of):
+    capture = capture_of(10)
+    capture.write(b"\xff\xfeok")
+
+    assert capture.tail_text() == "\ufffd\ufffdok"
+
+
+def test_close_closes_the_file():
+    capture = StreamCapture(10)
+    capture.write(b"x")
+    file = capture.rewound()
+
+    capture.close()
+
+    assert file.closed

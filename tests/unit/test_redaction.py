@@ -1,0 +1,109 @@
+"""chalicelib.redaction: env values whose name contains a secret word are shown as ***."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.redaction import MASK, is_secret_name, redact_envs
+from chalicelib.settings import Settings
+
+DEFAULT_WORDS = Settings.__dataclass_fields__["secret_env_words"].default
+
+
+def test_the_default_words_are_the_documented_ones():
+    assert DEFAULT_WORDS == ("password", "key", "secret", "client_id")
+    assert MASK == "***"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DB_PASSWORD",
+        "password",
+        "Password",
+        "apiKey",
+        "API_KEY",
+        "KEY",
+        "MY_SECRET",
+        "secret_token",
+        "AWS_SECRET_ACCESS_KEY",
+        "CLIENT_ID",
+        "client_id",
+        "Oauth_Client_Id",
+    ],
+)
+def test_a_name_containing_a_default_word_is_secret_whatever_its_case(name):
+    assert is_secret_name(name, DEFAULT_WORDS)
+
+
+@pytest.mark.parametrize("name", ["SMTP_SERVER", "PATH", "USERNAME", "CLIENT", "CLIENTID", "PASS", "TOKEN", "K_E_Y"])
+def test_a_name_without_a_default_word_is_not_secret(name):
+    assert not is_secret_name(name, DEFAULT_WORDS)
+
+
+def test_matching_is_by_substring_so_longer_words_containing_one_match_too():
+    # "key" inside "monkey"/"keyboard": a known over-match of substring matching (safe side).
+    assert is_secret_name("MONKEY_COUNT", DEFAULT_WORDS)
+    assert is_secret_name("KEYBOARD_LAYOUT", DEFAULT_WORDS)
+
+
+def test_redact_envs_masks_only_secret_values_and_keeps_order():
+    envs = {
+        "SMTP_SERVER": "my-smtp-server",
+        "DB_PASSWORD": "hunter2",
+        "apiKey": "k-123",
+        "MY_SECRET": "s",
+        "CLIENT_ID": "c",
+        "EMPTY_SECRET": "",
+        "LOG_LEVEL": "debug",
+    }
+
+    redacted = redact_envs(envs, DEFAULT_WORDS)
+
+    assert redacted == {
+        "SMTP_SERVER": "my-smtp-server",
+        "DB_PASSWORD": MASK,
+        "apiKey": MASK,
+        "MY_SECRET": MASK,
+        "CLIENT_ID": MASK,
+        "EMPTY_SECRET": MASK,
+        "LOG_LEVEL": "debug",
+    }
+    assert list(redacted) == list(envs)
+
+
+def test_redact_envs_leaves_its_argument_unchanged():
+    envs = {"DB_PASSWORD": "hunter2"}
+
+    redact_envs(envs, DEFAULT_WORDS)
+
+    assert envs == {"DB_PASSWORD": "hunter2"}
+
+
+def test_redact_envs_of_nothing_is_nothing():
+    assert redact_envs({}, DEFAULT_WORDS) == {}
+
+
+def test_custom_words_replace_the_defaults():
+    words = Settings.from_env({"SLIPWAY_SECRET_ENV_WORDS": "Token, CERT"}).secret_env_words
+
+    assert words == ("token", "cert")
+    assert redact_envs({"GITHUB_TOKEN": "t", "TLS_CERT": "c", "DB_PASSWORD": "p"}, words) == {
+        "GITHUB_TOKEN": MASK,
+        "TLS_CERT": MASK,
+        "DB_PASSWORD": "p",
+    }
+
+
+def test_words_may_be_any_iterable_even_a_one_shot_generator():
+    words = (word for word in ("password", "key"))
+
+    assert redact_envs({"A_KEY": "1", "B_PASSWORD": "2", "C": "3"}, words) == {
+        "A_KEY": MASK,
+        "B_PASSWORD": MASK,
+        "C": "3",
+    }
+
+
+def test_no_words_mask_nothing():
+    assert redact_envs({"DB_PASSWORD": "hunter2"}, ()) == {"DB_PASSWORD": "hunter2"}
