@@ -166,17 +166,17 @@ def execution_details(task_id: str, job_id: str, execution_id: str) -> dict[str,
 
 @route(EXECUTION + "/logs")
 def execution_logs(task_id: str, job_id: str, execution_id: str) -> Response:
-    return _text(outputs.combined(lookups.require_execution(task_id, job_id, execution_id)[1]))
+    return _text(outputs.combined(lookups.require_execution(task_id, job_id, execution_id)))
 
 
 @route(EXECUTION + "/stdout")
 def execution_stdout(task_id: str, job_id: str, execution_id: str) -> Response:
-    return _text(outputs.stdout(lookups.require_execution(task_id, job_id, execution_id)[1]))
+    return _text(outputs.stdout(lookups.require_execution(task_id, job_id, execution_id)))
 
 
 @route(EXECUTION + "/stderr")
 def execution_stderr(task_id: str, job_id: str, execution_id: str) -> Response:
-    return _text(outputs.stderr(lookups.require_execution(task_id, job_id, execution_id)[1]))
+    return _text(outputs.stderr(lookups.require_execution(task_id, job_id, execution_id)))
 
 
 @route(JOB + "/stop", methods=("POST",))

@@ -33,3 +33,16 @@ def client(service: str) -> Any:
     """A shared client for ``service``; boto3 clients are thread-safe once made."""
     with _lock:
         return _client(service)
+
+
+def warm_up() -> None:
+    """Create every client and table connection now, so the first job does not pay for it
+    (botocore client creation costs tens of milliseconds each)."""
+    from chalicelib import store
+    from chalicelib.models import ALL_MODELS
+
+    for service in ("sqs", "s3"):
+        client(service)
+    for model in ALL_MODELS:
+        _ = model._get_connection().connection.client
+    _ = store._connection().client

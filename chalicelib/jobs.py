@@ -42,15 +42,16 @@ def enqueue(
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
     spec = parse_job(body)
     now = now or utcnow()
+    new_job = job_id is None
     job_id = job_id or new_job_id()
     due = first_run(spec, now)
     if spec.cron is None and due <= now:
         execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip)
-        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution)
+        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution, new_job=new_job)
         if not saved.created:
             _cancel_scheduled_runs(job_id, now, keep=execution.execution_id)
         return _sent(saved.job, execution, now)
-    saved = store.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp())
+    saved = store.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp(), new_job=new_job)
     if not saved.created:
         _cancel_scheduled_runs(job_id, now)
     if due <= now + timedelta(seconds=get_settings().dispatch_lookahead_seconds):
@@ -69,9 +70,9 @@ def retry_now(task_id: str, job_id: str, request_ip: str | None = None) -> Enque
 
 
 def _sent(job: JobModel, execution: ExecutionModel, now: datetime) -> Enqueued:
+    # The message id is recorded on the execution by the runner that claims it (one write
+    # fewer on the enqueue path); the job's ``enqueued_id`` shows the latest one.
     message_id = send(execution, now)
-    if message_id is not None:
-        store.set_enqueued_id(job, message_id)
     return Enqueued(job.task_id, job.job_id, execution.execution_id, message_id)
 
 

@@ -16,17 +16,18 @@ def require_job(task_id: str, job_id: str) -> JobModel:
     return job
 
 
-def require_execution(task_id: str, job_id: str, execution_id: str) -> tuple[JobModel, ExecutionModel]:
-    job = require_job(task_id, job_id)
+def require_execution(task_id: str, job_id: str, execution_id: str) -> ExecutionModel:
+    """One read when the execution exists (the hot path of clients polling for its end)."""
     execution = store.get_execution(job_id, execution_id)
-    if execution is None:
-        raise NotFound(
-            f"execution {execution_id!r} does not exist in job {job_id!r}",
-            taskId=task_id,
-            jobId=job_id,
-            executionId=execution_id,
-        )
-    return job, execution
+    if execution is not None and execution.task_id == task_id:
+        return execution
+    require_job(task_id, job_id)
+    raise NotFound(
+        f"execution {execution_id!r} does not exist in job {job_id!r}",
+        taskId=task_id,
+        jobId=job_id,
+        executionId=execution_id,
+    )
 
 
 def require_latest_execution(task_id: str, job_id: str) -> tuple[JobModel, ExecutionModel]:

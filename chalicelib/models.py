@@ -92,7 +92,6 @@ class JobModel(Model):
     execution_count = NumberAttribute(default=0)
     retry_count = NumberAttribute(default=0)
     scheduled = BooleanAttribute(default=False)
-    enqueued_id = UnicodeAttribute(null=True)
     last_execution_id = UnicodeAttribute(null=True)
     # Set only while a run is pending: that is what makes the due index sparse.
     due_shard = UnicodeAttribute(null=True)

@@ -47,7 +47,7 @@ def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> dict[str, A
 
 
 def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> dict[str, Any]:
-    _, execution = require_execution(task_id, job_id, execution_id)
+    execution = require_execution(task_id, job_id, execution_id)
     return {
         "execution": views.execution(execution, urls),
         "job": views.job_ref(task_id, job_id, urls),

@@ -47,7 +47,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
 
 def stop_execution(task_id: str, job_id: str, execution_id: str) -> ExecutionModel:
     """Stop this run only: a cron or schedule of the job goes on."""
-    _, execution = require_execution(task_id, job_id, execution_id)
+    execution = require_execution(task_id, job_id, execution_id)
     request_stop(execution, utcnow())
     return execution
 

@@ -94,16 +94,22 @@ def save_job(
     now: datetime,
     execution: ExecutionModel | None,
     next_run_at: float | None = None,
+    new_job: bool = False,
 ) -> SavedJob:
     """Create or replace a job (and its task on first use), with its first execution if given.
 
     One transaction: either the task, the job, the counters and the execution are all written, or
     none is. The existence checks are re-asserted as conditions, so a racing writer makes this
     attempt fail cleanly and it is retried with fresh reads.
+
+    The first attempt reads nothing it can assume: the task is assumed to exist (true for all
+    but a task's first job) and, with ``new_job`` (a server-made id), the job not to. A wrong
+    guess only cancels the transaction, and the next attempt reads.
     """
-    for _ in range(5):
-        task = get_task(task_id)
-        job = get_job(task_id, job_id)
+    for attempt in range(5):
+        guess = attempt == 0
+        task = TaskModel(task_id) if guess else get_task(task_id)
+        job = None if guess and new_job else get_job(task_id, job_id)
         try:
             return _save_job_once(task_id, job_id, spec, now, execution, next_run_at, task, job)
         except TransactWriteError as exc:
@@ -165,10 +171,6 @@ def _save_job_once(
         version_check = JobModel.job_id.does_not_exist() if created else JobModel.last_modified_at == previous_modified
         tx.save(job, condition=version_check)
     return SavedJob(job=job, execution=execution, created=created)
-
-
-def set_enqueued_id(job: JobModel, message_id: str) -> None:
-    job.update(actions=[JobModel.enqueued_id.set(message_id)])
 
 
 def list_task_page(page: int, per_page: int) -> list[TaskModel]:

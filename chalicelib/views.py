@@ -58,7 +58,7 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
     }
 
 
-def job_metadata(job: JobModel) -> dict[str, Any]:
+def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> dict[str, Any]:
     spec = dict(job.spec)
     words = get_settings().secret_env_words
     return {
@@ -66,7 +66,7 @@ def job_metadata(job: JobModel) -> dict[str, Any]:
         "concurrencyPolicy": spec.get("concurrencyPolicy", "allow"),
         "cron": spec.get("cron"),
         "custom": spec.get("metadata") or {},
-        "enqueued_id": job.enqueued_id,
+        "enqueued_id": latest.queue_message_id if latest is not None else None,
         "envs": redact_envs(spec.get("envs") or {}, words),
         "expiration": spec.get("expiration"),
         "image": spec.get("image"),
@@ -94,7 +94,7 @@ def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, url
             "executionsPagination": paging,
             "jobId": job.job_id,
             "lastModifiedAt": to_iso(job.last_modified_at),
-            "metadata": job_metadata(job),
+            "metadata": job_metadata(job, executions[0] if executions and page.page == 1 else None),
             "nextRunAt": to_iso_epoch(job.next_run_at),
             "scheduled": bool(job.scheduled),
             "skippedTicks": int(job.skipped_ticks or 0),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -104,6 +105,8 @@ class ExecutionRun:
 
     def _apply_overlap_policy(self, execution: ExecutionModel, spec: JobSpec) -> bool:
         """forbid / replace, decided now that the run starts; False when this run is skipped."""
+        if spec.cron is None or spec.concurrencyPolicy == "allow":
+            return True
         others = [
             other
             for other in store.unfinished_executions(execution.job_id)
@@ -218,10 +221,16 @@ class ExecutionRun:
                 logger.exception("output listener failed")
 
     def _store_output(self, execution: ExecutionModel, stdout: StreamCapture, stderr: StreamCapture) -> None:
-        for name, capture in (("stdout", stdout), ("stderr", stderr)):
-            key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, name)
-            log_store.upload(key, capture.rewound())
-            setattr(execution, f"{name}_key", key)
+        # Both streams at once: the run's end is readable one upload sooner. ``result()``
+        # re-raises a failed upload, so the message stays and the run's output is not lost.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            uploads = []
+            for name, capture in (("stdout", stdout), ("stderr", stderr)):
+                key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, name)
+                setattr(execution, f"{name}_key", key)
+                uploads.append(pool.submit(log_store.upload, key, capture.rewound()))
+            for upload in uploads:
+                upload.result()
 
     def _finish(
         self,

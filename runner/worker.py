@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
-from chalicelib import control, job_queue
+from chalicelib import aws_clients, control, job_queue
 from chalicelib.clock import utcnow
 from chalicelib.job_queue import Received
 from chalicelib.settings import Settings
@@ -57,6 +57,7 @@ class Runner:
         logger.info(
             "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
         )
+        aws_clients.warm_up()
         self._heartbeat.start()
         self._control_url = control.ensure_queue(self.settings.runner_host)
         self._control.start()
