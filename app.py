@@ -58,10 +58,13 @@ def _urls() -> Urls:
         return Urls(settings.public_url.rstrip("/"))
     request = app.current_request
     headers = request.headers
-    host = headers.get("host", "localhost")
+    # Behind the CloudFront front door the viewer's host comes as X-Forwarded-Host, and the
+    # distribution maps the paths itself, so no stage prefix is added then.
+    forwarded_host = headers.get("x-forwarded-host")
+    host = forwarded_host or headers.get("host", "localhost")
     proto = headers.get("x-forwarded-proto", "http")
     stage = request.context.get("stage")
-    prefix = f"/{stage}" if stage and "execute-api" in host else ""
+    prefix = f"/{stage}" if stage and not forwarded_host and "execute-api" in host else ""
     return Urls(f"{proto}://{host}{prefix}")
 
 

@@ -29,6 +29,11 @@ from runner.output import StreamCapture
 
 logger = logging.getLogger(__name__)
 
+# A message this early (seconds) for its instant is handed back instead of waited for.
+_LONGEST_WAIT = 5.0
+# SQS keeps a message invisible 12 hours at most.
+_MAX_VISIBILITY = 43_200
+
 OutputListener = Callable[[ExecutionModel, str, bytes], None]
 
 
@@ -38,6 +43,8 @@ class Disposition:
 
     delete: bool
     reason: str
+    # Hand the message back, invisible this many seconds (it came early for its instant).
+    requeue_after: int | None = None
 
 
 class ExecutionRun:
@@ -76,6 +83,10 @@ class ExecutionRun:
         if message is None:
             logger.error("dropping a message that is not an execution: %r", self.received.body[:200])
             return Disposition(True, "malformed message")
+        early = message.not_before_ms / 1000 - self.clock().timestamp()
+        if early > _LONGEST_WAIT:
+            # Never hold a slot for long: the message comes back near its instant.
+            return Disposition(False, f"{early:.0f} s early", requeue_after=min(int(early), _MAX_VISIBILITY))
         self._wait_until(message.not_before_ms / 1000)
         claim = store.claim(
             message.job_id, message.execution_id, self.settings.runner_host, self.engine.port, self.received.message_id

@@ -126,6 +126,8 @@ class Runner:
                 self._runs.pop(key, None)
         if disposition.delete:
             job_queue.delete(received.receipt_handle)
+        elif disposition.requeue_after is not None:
+            job_queue.extend_visibility(received.receipt_handle, disposition.requeue_after)
         return disposition
 
     def _make_done(self, received: Received) -> Callable[[Future[Disposition]], None]:

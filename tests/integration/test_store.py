@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import uuid
 
-from chalicelib import jobs, store
+from chalicelib import stopping, store
 from chalicelib.clock import utcnow
+from chalicelib.executions import new_execution
 from chalicelib.payload import parse_job
 from infra.local.harness import StackProcess
 from tests.conftest import TEST_IMAGE
@@ -15,7 +16,7 @@ from tests.conftest import TEST_IMAGE
 def _saved_execution(task_id: str) -> tuple[str, str]:
     spec = parse_job({"image": TEST_IMAGE, "command": "true"})
     job_id = str(uuid.uuid4())
-    execution = jobs.new_execution(task_id, job_id, spec, utcnow())
+    execution = new_execution(task_id, job_id, spec, utcnow())
     store.save_job(task_id, job_id, spec.to_dict(), utcnow(), execution)
     return job_id, execution.execution_id
 
@@ -67,3 +68,41 @@ def test_racing_creations_of_one_task_count_it_once(stack: StackProcess, task_id
     assert task is not None and task.jobs_count == 3
     assert store.counter(store.TASKS_COUNTER) == before + 1
     assert len(store.list_jobs(task_id)) == 3
+
+
+def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackProcess, task_id: str) -> None:
+    from datetime import timedelta
+
+    from chalicelib import dispatcher
+
+    spec = parse_job({"image": TEST_IMAGE, "command": "true", "cron": "* * * * *"})
+    job_id = str(uuid.uuid4())
+    now = utcnow()
+    due = now.replace(second=0, microsecond=0) + timedelta(minutes=30)
+    store.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp())
+    created: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def race() -> None:
+        job = store.get_job(task_id, job_id)
+        assert job is not None
+        barrier.wait()
+        created.append(dispatcher.materialize(job, due - timedelta(seconds=30)))
+
+    threads = [threading.Thread(target=race) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    winners = [execution for execution in created if execution is not None]
+    assert len(winners) == 1
+    executions = store.list_executions(job_id, 1, 20)
+    assert [e.execution_id for e in executions] == [winners[0].execution_id]  # type: ignore[attr-defined]
+    job = store.get_job(task_id, job_id)
+    assert job is not None and job.execution_count == 1
+    assert job.next_run_at == (due + timedelta(minutes=1)).timestamp()
+    # Clean up: the stopped run is never started (its early message is handed back meanwhile).
+    stopping.stop_job(task_id, job_id)
+    stopped = store.get_execution(job_id, executions[0].execution_id, consistent=True)
+    assert stopped is not None and stopped.status == "stopped"
