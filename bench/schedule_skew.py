@@ -1,0 +1,137 @@
+"""Schedule skew: container start (Docker's 'start' event) minus the run's due instant.
+
+Runs, on a fresh local stack: ≥ 30 ``startIn`` jobs, ≥ 30 ``startAt`` jobs and ≥ 3 ticks of a
+``* * * * *`` cron, all at once, and prints p50/p99/max per group against the target
+p99 ≤ 1 s. The due instant is the execution's ``scheduledFor``. Baseline: how late a plain
+``time.sleep`` in this process wakes for the same instants (the machine's own jitter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import requests
+
+from infra.local.harness import StackProcess
+
+IMAGE = "slipway-test/busybox:latest"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _iso(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+class StartEvents:
+    """Docker 'start' events of Slipway containers, by execution id."""
+
+    def __init__(self) -> None:
+        self.starts: dict[str, float] = {}
+        self._client = docker.from_env()
+        self._stream = self._client.events(decode=True, filters={"event": "start", "label": "slipway.execution"})
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for event in self._stream:
+            execution = event.get("Actor", {}).get("Attributes", {}).get("slipway.execution")
+            if execution:
+                self.starts[execution] = event["timeNano"] / 1e9
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _sleep_jitter(dues: list[float]) -> list[float]:
+    lateness: list[float] = []
+    for due in sorted(dues):
+        time.sleep(max(0.0, due - time.time()))
+        lateness.append(time.time() - due)
+    return lateness
+
+
+def run(jobs: int, cron_ticks: int) -> dict[str, Any]:
+    with StackProcess(log_path=RESULTS / "schedule_skew_stack.log") as stack:
+        events = StartEvents()
+        session = requests.Session()
+        post = f"{stack.base_url}/tasks/skew/"
+        cron_job = session.post(post, json={"image": IMAGE, "command": "true", "cron": "* * * * *"}).json()
+        job_urls: dict[str, list[str]] = {"startIn": [], "startAt": []}
+        dues: list[float] = []
+        for n in range(jobs):
+            delay = 1 + n % 5
+            body = session.post(post, json={"image": IMAGE, "command": "true", "startIn": f"{delay}s"}).json()
+            job_urls["startIn"].append(body["jobUrl"])
+            dues.append(time.time() + delay)
+            at = int(time.time()) + 2 + n % 19
+            body = session.post(post, json={"image": IMAGE, "command": "true", "startAt": at}).json()
+            job_urls["startAt"].append(body["jobUrl"])
+            dues.append(at)
+            time.sleep(0.3)
+        baseline = _sleep_jitter([due for due in dues if due > time.time()])
+        deadline = time.time() + 60 * (cron_ticks + 1) + 10
+        cron_runs: list[dict[str, Any]] = []
+        while time.time() < deadline:
+            runs = session.get(cron_job["jobUrl"]).json()["job"]["executions"]
+            cron_runs = [r for r in runs if r["status"] == "done"]
+            if len(cron_runs) >= cron_ticks:
+                break
+            time.sleep(1)
+        session.post(cron_job["jobUrl"] + "/stop/")
+        skews: dict[str, list[float]] = {"startIn": [], "startAt": [], "cron": []}
+        for group, urls in job_urls.items():
+            for url in urls:
+                for execution in session.get(url).json()["job"]["executions"]:
+                    started = events.starts.get(execution["executionId"])
+                    if started is not None and execution["scheduledFor"]:
+                        skews[group].append(started - _iso(execution["scheduledFor"]))
+        for execution in cron_runs:
+            started = events.starts.get(execution["executionId"])
+            if started is not None:
+                skews["cron"].append(started - _iso(execution["scheduledFor"]))
+        events.close()
+    skews["all"] = skews["startIn"] + skews["startAt"] + skews["cron"]
+    return {"skew_seconds": skews, "sleep_baseline_seconds": baseline}
+
+
+def report(results: dict[str, Any]) -> None:
+    print("Slipway schedule skew — container start ('start' event) − due instant (scheduledFor)")
+    print(f"  {'group':<10}{'n':>5}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'min ms':>10}")
+    rows = {**results["skew_seconds"], "sleep()": results["sleep_baseline_seconds"]}
+    for group, values in rows.items():
+        if not values:
+            print(f"  {group:<10}{0:>5}   (no sample)")
+            continue
+        p50, p99 = statistics.median(values) * 1000, _percentile(values, 99) * 1000
+        high, low = max(values) * 1000, min(values) * 1000
+        print(f"  {group:<10}{len(values):>5}{p50:>10.1f}{p99:>10.1f}{high:>10.1f}{low:>10.1f}")
+    overall = results["skew_seconds"]["all"]
+    p99 = _percentile(overall, 99) if overall else float("inf")
+    print(f"Target p99 ≤ 1000 ms: {p99 * 1000:.1f} ms {'PASS' if p99 <= 1.0 else 'MISS'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=30, help="startIn jobs and startAt jobs (each)")
+    parser.add_argument("--cron-ticks", type=int, default=3)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    results = run(args.jobs, args.cron_ticks)
+    (RESULTS / "schedule_skew.json").write_text(json.dumps(results, indent=2))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
