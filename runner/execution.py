@@ -66,6 +66,7 @@ class ExecutionRun:
         self.job: JobModel | None = None
         self.spec: JobSpec | None = None
         self._stop = threading.Event()
+        self.not_before = 0.0
 
     def request_stop(self) -> None:
         """Stop this run (from the control channel): kill its container if it has one."""
@@ -87,7 +88,7 @@ class ExecutionRun:
         if early > _LONGEST_WAIT:
             # Never hold a slot for long: the message comes back near its instant.
             return Disposition(False, f"{early:.0f} s early", requeue_after=min(int(early), _MAX_VISIBILITY))
-        self._wait_until(message.not_before_ms / 1000)
+        self.not_before = message.not_before_ms / 1000
         claim = store.claim(
             message.job_id, message.execution_id, self.settings.runner_host, self.engine.port, self.received.message_id
         )
@@ -164,6 +165,9 @@ class ExecutionRun:
             name=f"{labels}-{execution.execution_id}",
         )
         self.container_id = self.engine.create(container_spec)
+        # Claimed and created ahead of a scheduled instant: only the start waits for it, so
+        # Docker's create time is not part of the schedule's skew. A stop ends the wait early.
+        self._wait_until(self.not_before)
         if self._stop.is_set():
             self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
             return
