@@ -47,11 +47,20 @@ ensure_docker() {
   fi
 }
 
+ensure_chromium() {
+  # Headless Chromium and its driver, for the tests that open the live-log pages.
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    log "installing chromium and chromium-driver"
+    apt_install chromium chromium-driver
+  fi
+}
+
 ensure_test_images() {
   "$ROOT/bin/build-test-images"
 }
 
 ensure_venv
 ensure_docker
+[ "${SLIPWAY_SKIP_CHROMIUM:-}" = 1 ] || ensure_chromium
 ensure_test_images
 export PATH="$ROOT/.venv/bin:$PATH"
