@@ -1,6 +1,7 @@
 # Sourced by bin/serve and bin/test: makes this machine ready, idempotently.
 #  - a virtualenv in .venv with requirements-dev.txt (reinstalled when the file changes)
 #  - a running Docker Engine (installed and started when missing)
+#  - chromium and chromium-driver, for the page tests
 #  - the local test images (built from Debian's busybox-static: no registry is needed)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
