@@ -10,6 +10,7 @@ from chalicelib import job_queue
 from chalicelib.ids import new_execution_id
 from chalicelib.models import AWAITING_SHARD, ExecutionModel
 from chalicelib.payload import JobSpec
+from chalicelib.settings import get_settings
 from chalicelib.statuses import ExecutionStatus
 
 logger = logging.getLogger(__name__)
@@ -52,12 +53,14 @@ def send(execution: ExecutionModel, now: datetime) -> str | None:
     """Send the execution's message, delayed to its due instant; None when SQS failed.
 
     SQS delays by whole seconds, up to 15 minutes: the message is delayed by the whole seconds
-    left and carries the exact instant, which the runner waits out. A failed send is not an
+    left less a lead of one second, and carries the exact instant, which the runner waits out.
+    The lead gives the runner time to claim the run and create its container before the
+    instant, so only Docker's start lies between the instant and the container running. A failed send is not an
     error for the caller: the execution stays in the awaiting-dispatch index and the
     reconciler sends it again.
     """
     due = execution.scheduled_for or now
-    delay = min(MAX_SQS_DELAY, max(0, math.floor((due - now).total_seconds())))
+    delay = min(MAX_SQS_DELAY, max(0, math.floor((due - now).total_seconds() - get_settings().schedule_lead_seconds)))
     message = job_queue.ExecutionMessage(
         execution.task_id, execution.job_id, execution.execution_id, not_before_ms=int(due.timestamp() * 1000)
     )

@@ -54,6 +54,9 @@ class Settings:
     # How far ahead the dispatcher creates scheduled executions (seconds; SQS delays them the rest).
     # Above the dispatcher's period (1 minute in AWS), so no due instant falls between two ticks.
     dispatch_lookahead_seconds: int = 70
+    # A scheduled run's message reaches a runner this much before its instant (seconds), so the
+    # claim and the container's creation are done by then and only Docker's start remains.
+    schedule_lead_seconds: float = 1.0
     # Seconds between dispatcher ticks of the local stack (EventBridge runs it each minute in AWS).
     dispatch_interval_seconds: float = 1.0
     # An execution still unclaimed this long after it was due had its message lost: send it again.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -192,8 +193,7 @@ class ExecutionRun:
             if exit_code is None:
                 self.engine.kill(self.container_id)
                 self.engine.wait(self.container_id, 30)
-            for reader in readers:
-                reader.join(timeout=30)
+            _drain(readers, (stdout, stderr))
             self._store_output(execution, stdout, stderr)
             if self._stop.is_set():
                 self._finish(
@@ -305,3 +305,26 @@ class ExecutionRun:
 
 def _join(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
+
+
+# Once the container has ended, a log reader that makes no progress this long is given up on.
+_READER_STALL_SECONDS = 30.0
+
+
+def _drain(readers: list[threading.Thread], captures: tuple[StreamCapture, ...]) -> None:
+    """Wait for the log readers to reach the end of the container's output.
+
+    Docker can take a while to replay a large log on a busy host, so the wait is bounded by a
+    lack of progress, not by a fixed time: a fixed bound stored a cut output under load.
+    """
+    last = -1
+    stalled_since = time.monotonic()
+    while any(reader.is_alive() for reader in readers):
+        for reader in readers:
+            reader.join(timeout=1.0)
+        size = sum(capture.size for capture in captures)
+        if size != last:
+            last, stalled_since = size, time.monotonic()
+        elif time.monotonic() - stalled_since > _READER_STALL_SECONDS:
+            logger.warning("log readers made no progress for %.0f s; storing what arrived", _READER_STALL_SECONDS)
+            return
