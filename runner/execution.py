@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # A message this early (seconds) for its instant is handed back instead of waited for.
 _LONGEST_WAIT = 5.0
+# Output readers that read nothing this long after the container ended are given up on.
+_STALLED_READER_SECONDS = 30
 # SQS keeps a message invisible 12 hours at most.
 _MAX_VISIBILITY = 43_200
 
@@ -293,8 +296,7 @@ class ExecutionRun:
             if exit_code is None:
                 self.engine.kill(self.container_id)
                 self.engine.wait(self.container_id, 30)
-            for reader in readers:
-                reader.join(timeout=30)
+            _join_while_busy(readers, (stdout, stderr))
             if (self._handing_back or self._abandoned) and not self._stop_requested:
                 return
             self._store_output(execution, stdout, stderr)
@@ -406,6 +408,23 @@ class ExecutionRun:
             self.engine.remove(self.container_id)
         except EngineError:
             logger.exception("could not remove container %s; `python -m runner prune` will", self.container_id)
+
+
+def _join_while_busy(readers: list[threading.Thread], captures: tuple[StreamCapture, ...]) -> None:
+    """Wait for the output readers as long as they make progress: a big output (or a re-attached
+    run's whole replay) can take longer than any fixed bound on a busy host. Only readers that
+    read nothing for ``_STALLED_READER_SECONDS`` are given up on."""
+    seen = -1
+    quiet_since = time.monotonic()
+    while any(reader.is_alive() for reader in readers):
+        size = sum(capture.size for capture in captures)
+        if size != seen:
+            seen, quiet_since = size, time.monotonic()
+        elif time.monotonic() - quiet_since > _STALLED_READER_SECONDS:
+            logger.error("output readers stalled for %d s; storing what they read", _STALLED_READER_SECONDS)
+            return
+        for reader in readers:
+            reader.join(timeout=0.5)
 
 
 def _join(*parts: str) -> str:
