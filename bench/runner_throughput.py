@@ -12,8 +12,10 @@ with no runner of its own. For each concurrency c:
   create → start → wait → logs → remove. The window opens when the first ``start`` returns and
   closes when the last one's logs are read: the same two points as the runner's timestamps.
 
-The ratio is Slipway / raw (target ≥ 0.9). Raw and Slipway alternate per concurrency so both
-share the machine's noise. Figures are printed and written to ``bench/results/runner_throughput.json``.
+The ratio is Slipway / raw (target ≥ 0.9): the median of the ratios of ``--rounds`` rounds, each
+a raw loop right followed by the Slipway run, so both sides of a ratio share the machine's load
+of that moment. The rates shown are the medians of each side. Figures are printed and written
+to ``bench/results/runner_throughput.json``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -54,10 +57,9 @@ class Figure:
     jobs: int
     slipway_per_s: float
     raw_per_s: float
-
-    @property
-    def ratio(self) -> float:
-        return self.slipway_per_s / self.raw_per_s
+    # Median of the per-round ratios: each round's raw and Slipway share that moment's load.
+    ratio: float
+    rounds: list[tuple[float, float]]
 
 
 def parse_iso(text: str) -> float:
@@ -125,17 +127,51 @@ def slipway_rate(stack: StackProcess, session: requests.Session, jobs: int, conc
         )
         response.raise_for_status()
         urls.append(response.json()["executionUrl"])
+    # Nothing polls the API while the runner works (it would compete with it for the CPU): the
+    # end is seen in Docker's events, the runner removing each container after storing its result.
+    removed = ContainerRemovals(stack.stage)
     runner = Runner(stack, concurrency)
     try:
+        removed.wait(jobs)
         executions = [wait_finished(session, url) for url in urls]
     finally:
         runner.stop()
+        removed.close()
     failed = [e for e in executions if e["status"] != "done"]
     if failed:
         raise RuntimeError(f"{len(failed)} job(s) did not end done, e.g. {failed[0]}")
     first = min(parse_iso(e["startedAt"]) for e in executions)
     last = max(parse_iso(e["finishedAt"]) for e in executions)
     return jobs / (last - first)
+
+
+class ContainerRemovals:
+    """Counts the ``destroy`` events of one stage's containers, from a ``docker events`` stream."""
+
+    def __init__(self, stage: str) -> None:
+        self._stream = docker.from_env().api.events(
+            decode=True, filters={"type": "container", "event": "destroy", "label": f"slipway.stage={stage}"}
+        )
+        self._count = 0
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for _ in self._stream:
+                with self._changed:
+                    self._count += 1
+                    self._changed.notify_all()
+        except Exception:  # noqa: BLE001 - the stream ends with an error when closed
+            return
+
+    def wait(self, count: int, timeout: float = 600) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._count >= count, timeout=timeout):
+                raise TimeoutError(f"only {self._count} of {count} containers ended within {timeout} s")
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def wait_finished(session: requests.Session, url: str, timeout: float = 300) -> dict[str, Any]:
@@ -166,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.runner_throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=40, help="containers per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating raw/Slipway rounds; medians are kept")
     args = parser.parse_args(argv)
     client = docker.from_env()
     session = requests.Session()
@@ -174,9 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     with StackProcess(runners=0, log_path=LOG_DIR / "runner-throughput-stack.log") as stack:
         raw_rate(client, 4, 1)  # warm the image and the daemon
         for concurrency in args.concurrency:
-            raw = raw_rate(client, args.jobs, concurrency)
-            slipway = slipway_rate(stack, session, args.jobs, concurrency)
-            figures.append(Figure(concurrency, args.jobs, slipway, raw))
+            raws: list[float] = []
+            slipways: list[float] = []
+            for _ in range(args.rounds):
+                raws.append(raw_rate(client, args.jobs, concurrency))
+                slipways.append(slipway_rate(stack, session, args.jobs, concurrency))
+                print(f"  c={concurrency}: slipway {slipways[-1]:.2f} c/s, raw {raws[-1]:.2f} c/s", flush=True)
+            ratio = statistics.median(s / r for s, r in zip(slipways, raws, strict=True))
+            rounds = list(zip(slipways, raws, strict=True))
+            figures.append(
+                Figure(concurrency, args.jobs, statistics.median(slipways), statistics.median(raws), ratio, rounds)
+            )
             print(report(figures[-1:]).splitlines()[-1], flush=True)
     print()
     print(report(figures))
@@ -186,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "command": COMMAND,
         "target_ratio": TARGET_RATIO,
-        "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+        "figures": [asdict(f) for f in figures],
     }
     (RESULTS_DIR / "runner_throughput.json").write_text(json.dumps(result, indent=2))
     return 0

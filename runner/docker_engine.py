@@ -121,7 +121,7 @@ class DockerEngine:
     def wait(self, container_id: str, timeout: float) -> int | None:
         """The exit code, or None when the container is still running after ``timeout`` seconds."""
         try:
-            result = self._client.containers.get(container_id).wait(timeout=timeout)
+            result = self._api.wait(container_id, timeout=timeout)
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
             # docker-py reports the end of its read timeout either way, depending on urllib3.
             if isinstance(exc, requests.exceptions.ReadTimeout) or "timed out" in str(exc).lower():

@@ -80,6 +80,8 @@ class ExecutionRun:
         self.not_before = 0.0
         # Set once the run's outcome is stored (or it was handed back): heartbeats end.
         self.settled = False
+        # Removes a container in the background once the outcome is stored (None: at once).
+        self.remove_later: Callable[[str], None] | None = None
 
     def request_stop(self) -> None:
         """Stop this run (from the control channel): kill its container if it has one."""
@@ -183,7 +185,7 @@ class ExecutionRun:
         """Run ``body`` (the container's part of the run), then always remove the container.
 
         A hand-back happens after the removal: the next runner makes a container of the same
-        name.
+        name. Once the outcome is stored, the removal may happen in the background.
         """
         try:
             body()
@@ -192,7 +194,10 @@ class ExecutionRun:
                 exit_code = exc.exit_code if isinstance(exc, CommandNotRunnable) else None
                 self._finish(ExecutionStatus.FAILED, error=str(exc), exit_code=exit_code)
         finally:
-            self._remove_container()
+            if self.settled and self.remove_later is not None and self.container_id is not None:
+                self.remove_later(self.container_id)
+            else:
+                self._remove_container()
         if self._abandoned and not self.settled:
             self.settled = True
             return Disposition(True, "given up by the reconciler")
@@ -343,12 +348,20 @@ class ExecutionRun:
     def _store_output(self, execution: ExecutionModel, stdout: StreamCapture, stderr: StreamCapture) -> None:
         # Both streams at once: the run's end is readable one upload sooner. ``result()``
         # re-raises a failed upload, so the message stays and the run's output is not lost.
+        # An empty stream has no object (and no key): there is nothing to keep.
+        streams = [(name, capture) for name, capture in (("stdout", stdout), ("stderr", stderr)) if capture.size]
+        for name, _ in streams:
+            key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, name)
+            setattr(execution, f"{name}_key", key)
+        if len(streams) == 1:
+            name, capture = streams[0]
+            log_store.upload(getattr(execution, f"{name}_key"), capture.rewound())
+            return
         with ThreadPoolExecutor(max_workers=2) as pool:
-            uploads = []
-            for name, capture in (("stdout", stdout), ("stderr", stderr)):
-                key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, name)
-                setattr(execution, f"{name}_key", key)
-                uploads.append(pool.submit(log_store.upload, key, capture.rewound()))
+            uploads = [
+                pool.submit(log_store.upload, getattr(execution, f"{name}_key"), capture.rewound())
+                for name, capture in streams
+            ]
             for upload in uploads:
                 upload.result()
 

@@ -24,6 +24,7 @@ from runner.docker_engine import DockerEngine
 from runner.drain import drain
 from runner.execution import Disposition, ExecutionRun, OutputListener
 from runner.heartbeats import ExecutionHeartbeats
+from runner.housekeeping import ContainerRemover
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Runner:
         self._execution_heartbeats = ExecutionHeartbeats(settings, self.held_runs)
         self._hurry = threading.Event()
         self._resumed: list[threading.Thread] = []
+        self._remover = ContainerRemover(self.engine)
         # Called after the drain, before the process exits (deregistration of the host).
         self.on_shutdown: list[Callable[[], None]] = []
 
@@ -103,6 +105,7 @@ class Runner:
         self._pool.shutdown(wait=True)
         for thread in self._resumed:
             thread.join()
+        self._remover.flush()
         self._execution_heartbeats.stop()
         for hook in self.on_shutdown:
             try:
@@ -122,6 +125,7 @@ class Runner:
     def resume(self, execution: ExecutionModel, container_id: str) -> None:
         """Follow to its end a container a previous life of this runner started (re-attach)."""
         run = ExecutionRun(None, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run.remove_later = self._remover.remove_later
         with self._lock:
             self._runs[execution.execution_id] = run
         holds_slot = self._slots.acquire(blocking=False)
@@ -177,6 +181,7 @@ class Runner:
 
     def _execute(self, received: Received) -> Disposition:
         run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run.remove_later = self._remover.remove_later
         key = received.message.execution_id if received.message else received.message_id
         # Registered before the claim, so a stop arriving right after the claim finds the run.
         with self._lock:
