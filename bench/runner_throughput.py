@@ -13,7 +13,7 @@ with no runner of its own. For each concurrency c:
   closes when the last one's logs are read: the same two points as the runner's timestamps.
 
 The ratio is Slipway / raw (target ≥ 0.9): the median of the ratios of ``--rounds`` rounds, each
-a raw loop right followed by the Slipway run, so both sides of a ratio share the machine's load
+a raw loop then the Slipway run, so both sides of a ratio share the machine's load
 of that moment. The rates shown are the medians of each side. Figures are printed and written
 to ``bench/results/runner_throughput.json``.
 """
