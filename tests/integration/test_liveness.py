@@ -7,6 +7,7 @@ to SQS, so the session runner does not see them. Heartbeats are dated in the pas
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from chalicelib import liveness, store
@@ -15,6 +16,7 @@ from chalicelib.executions import new_execution
 from chalicelib.payload import parse_job
 from chalicelib.settings import get_settings
 from infra.local.harness import StackProcess
+from runner.heartbeats import ExecutionHeartbeats
 from tests.conftest import TEST_IMAGE
 
 
@@ -106,3 +108,34 @@ def test_only_the_holder_hands_an_execution_back_and_it_can_be_claimed_again(sta
     assert stored.awaiting_shard is not None
     assert (job_id, execution_id) not in store.held_by(host)
     assert store.claim(job_id, execution_id, "next-host", None, "message-2").claimed
+
+
+class _HeldRun:
+    """Stands in for an ExecutionRun in the heartbeat loop."""
+
+    def __init__(self, execution: object) -> None:
+        self.execution = execution
+        self.settled = False
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
+    stack: StackProcess, task_id: str
+) -> None:
+    host = f"beating-{uuid.uuid4().hex[:6]}"
+    kept_job, kept_id = _claimed(task_id, host, silent_for=5)
+    lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
+    assert lost_id in liveness.reap()
+    kept = _HeldRun(store.get_execution(kept_job, kept_id, consistent=True))
+    lost = _HeldRun(store.get_execution(lost_job, lost_id, consistent=True))
+    beats = ExecutionHeartbeats(dataclasses.replace(get_settings(), runner_host=host), lambda: [kept, lost])
+
+    refused = beats.beat_once()
+
+    assert refused == 1
+    assert lost.abandoned and not kept.abandoned
+    fresh = store.get_execution(kept_job, kept_id, consistent=True)
+    assert fresh.heartbeat_at > utcnow().timestamp() - 5
