@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.runner_throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=40, help="containers per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--rounds", type=int, default=3, help="alternating raw/Slipway rounds; medians are kept")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating raw/Slipway rounds; medians are kept")
     args = parser.parse_args(argv)
     client = docker.from_env()
     session = requests.Session()
