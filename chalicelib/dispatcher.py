@@ -1,4 +1,5 @@
-"""The dispatcher: turns due schedules into executions, and resends lost messages.
+"""The dispatcher: turns due schedules into executions, resends lost messages, and ends the
+executions of runners that stopped heart-beating (``liveness.reap``).
 
 In AWS an EventBridge rule runs ``tick`` every minute; the local stack runs it every second.
 Each tick creates the executions due within the look-ahead window, each sent to SQS delayed to
@@ -11,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from chalicelib import store
+from chalicelib import liveness, store
 from chalicelib.clock import utcnow
 from chalicelib.executions import new_execution, send
 from chalicelib.ids import derived_execution_id
@@ -32,6 +33,8 @@ class TickReport:
     created: list[str] = field(default_factory=list)
     skipped: int = 0
     resent: list[str] = field(default_factory=list)
+    # Executions ended because their runner stopped heart-beating.
+    given_up: list[str] = field(default_factory=list)
 
 
 def _epoch_to_datetime(seconds: float) -> datetime:
@@ -84,6 +87,7 @@ def tick(now: datetime | None = None) -> TickReport:
                 break
             materialize(job, now, report)
     reconcile(now, report)
+    report.given_up = liveness.reap(now)
     return report
 
 

@@ -14,7 +14,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.settings import get_settings
@@ -26,6 +26,8 @@ TASK_LISTING = "task"
 # Partition value of the sparse due / awaiting-dispatch indexes.
 DUE_SHARD = "due"
 AWAITING_SHARD = "awaiting"
+# Partition value of the sparse index of executions a runner holds (pulling or running).
+ACTIVE_SHARD = "active"
 
 
 class _Meta:
@@ -120,6 +122,22 @@ class ExecutionsAwaitingDispatch(GlobalSecondaryIndex["ExecutionModel"]):
     dispatch_at = NumberAttribute(range_key=True)
 
 
+class ExecutionsByHeartbeat(GlobalSecondaryIndex["ExecutionModel"]):
+    """Executions a runner holds (pulling or running), by the runner's last heartbeat on them.
+
+    Sparse: a claim adds the attributes and the end of the run removes ``active_shard``, so the
+    reconciler finds the executions of a runner that went silent with one Query, and a
+    restarted runner finds its own (``host`` is projected for that filter).
+    """
+
+    class Meta:
+        index_name = "by-heartbeat"
+        projection = IncludeProjection(["host"])
+
+    active_shard = UnicodeAttribute(hash_key=True)
+    heartbeat_at = NumberAttribute(range_key=True)
+
+
 class ExecutionModel(Model):
     """One run of a container. The sort key is a UUIDv7, so a Query in reverse is newest first."""
 
@@ -157,8 +175,12 @@ class ExecutionModel(Model):
     stop_requested = BooleanAttribute(default=False)
     awaiting_shard = UnicodeAttribute(null=True)
     dispatch_at = NumberAttribute(null=True)
+    # Set while a runner holds the execution; heartbeat_at is its last sign of life (epoch s).
+    active_shard = UnicodeAttribute(null=True)
+    heartbeat_at = NumberAttribute(null=True)
 
     awaiting_dispatch = ExecutionsAwaitingDispatch()
+    by_heartbeat = ExecutionsByHeartbeat()
 
 
 class CounterModel(Model):

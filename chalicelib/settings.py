@@ -43,7 +43,8 @@ class Settings:
     max_response_body_bytes: int = 5 * 1024 * 1024
     # Largest request body accepted (bytes).
     max_request_body_bytes: int = 256 * 1024
-    # Identity of this runner's Docker host in the farm (defaults to the machine's name).
+    # Identity of this runner's Docker host in the farm (defaults to the machine's name). It must
+    # stay the same across restarts: a restarted runner finds its containers by it.
     runner_host: str = field(default_factory=socket.gethostname)
     # Containers one runner runs at once.
     runner_concurrency: int = 4
@@ -65,6 +66,14 @@ class Settings:
     retry_max_delay_ms: int = 900_000
     # Prefix of the labels put on every container the runner starts.
     container_label_prefix: str = "slipway"
+    # How often a runner records on each execution it holds that it is still alive (seconds).
+    execution_heartbeat_seconds: float = 5.0
+    # An execution whose runner has not heart-beaten for this long is failed (and retried when it
+    # has retries left): its runner or host is gone. Runners and the dispatcher both look.
+    execution_stale_seconds: int = 30
+    # On SIGTERM, how long running containers may go on before they are stopped and their
+    # executions handed back to the queue for another runner (seconds).
+    drain_seconds: int = 120
 
     @property
     def tasks_table(self) -> str:

@@ -17,8 +17,9 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.clock import ISO_FORMAT
+from chalicelib.clock import ISO_FORMAT, utcnow
 from chalicelib.models import (
+    ACTIVE_SHARD,
     AWAITING_SHARD,
     DUE_SHARD,
     TASK_LISTING,
@@ -250,7 +251,10 @@ def update_execution(
     The condition is what keeps a late writer (a runner finishing after a stop, a stop after
     the end) from overwriting a final state.
     """
-    condition = _status_in(only_if) if only_if else None
+    return _update_if(execution, values, _status_in(only_if) if only_if else None)
+
+
+def _update_if(execution: ExecutionModel, values: dict[str, Any], condition: Any) -> bool:
     try:
         execution.update(actions=_set_actions(values), condition=condition)
     except UpdateError as exc:
@@ -273,7 +277,9 @@ class Claim:
     claimed: bool
 
 
-def claim(job_id: str, execution_id: str, host: str, docker_port: int | None, message_id: str) -> Claim:
+def claim(
+    job_id: str, execution_id: str, host: str, docker_port: int | None, message_id: str, now: float | None = None
+) -> Claim:
     """``enqueued`` → ``pulling`` on this host, atomically.
 
     The condition is what makes a duplicate SQS delivery harmless: of two runners holding the
@@ -290,6 +296,9 @@ def claim(job_id: str, execution_id: str, host: str, docker_port: int | None, me
                 # Leaves the sparse awaiting-dispatch index: the reconciler need not look at it again.
                 ExecutionModel.awaiting_shard.remove(),
                 ExecutionModel.dispatch_at.remove(),
+                # Enters the index of held executions, with a first heartbeat.
+                ExecutionModel.active_shard.set(ACTIVE_SHARD),
+                ExecutionModel.heartbeat_at.set(_epoch(now)),
             ],
             condition=ExecutionModel.status == ExecutionStatus.ENQUEUED.value,
         )
@@ -355,13 +364,27 @@ def mark_redispatched(execution: ExecutionModel, at: float) -> bool:
     return update_execution(execution, only_if=(ExecutionStatus.ENQUEUED,), dispatch_at=at)
 
 
-def finish_execution(execution: ExecutionModel, values: dict[str, Any], retry: ExecutionModel | None = None) -> bool:
-    """End a run (only while it is pulling/running) and, in the same transaction, create its retry."""
+def finish_execution(
+    execution: ExecutionModel,
+    values: dict[str, Any],
+    retry: ExecutionModel | None = None,
+    heartbeat_at: float | None = None,
+) -> bool:
+    """End a run (only while it is pulling/running) and, in the same transaction, create its retry.
+
+    With ``heartbeat_at``, only while the runner's last heartbeat is still that one: the
+    reconciler's guard, so a runner that beat again in between keeps its run and only one of
+    the two ever ends it.
+    """
+    values = {**values, "active_shard": None}
+    condition = _status_in(_ACTIVE)
+    if heartbeat_at is not None:
+        condition &= ExecutionModel.heartbeat_at == heartbeat_at
     if retry is None:
-        return update_execution(execution, **values)
+        return _update_if(execution, values, condition)
     try:
         with TransactWrite(connection=_connection()) as tx:
-            tx.update(execution, actions=_set_actions(values), condition=_status_in(_ACTIVE))
+            tx.update(execution, actions=_set_actions(values), condition=condition)
             tx.save(retry, condition=ExecutionModel.execution_id.does_not_exist())
             tx.update(
                 JobModel(execution.task_id, execution.job_id),
@@ -421,7 +444,12 @@ def record_skipped_tick(execution: ExecutionModel, now: datetime, reason: str) -
             tx.update(
                 execution,
                 actions=_set_actions(
-                    {"status": ExecutionStatus.STOPPED.value, "finished_at": now, "error": f"skipped: {reason}"}
+                    {
+                        "status": ExecutionStatus.STOPPED.value,
+                        "finished_at": now,
+                        "error": f"skipped: {reason}",
+                        "active_shard": None,
+                    }
                 ),
                 condition=_status_in(_ACTIVE),
             )
@@ -434,3 +462,61 @@ def record_skipped_tick(execution: ExecutionModel, now: datetime, reason: str) -
             return False
         raise
     return True
+
+
+# -- liveness of held executions ----------------------------------------------------------------
+
+
+def _epoch(now: float | None) -> float:
+    # Milliseconds: the value is compared for equality by the reconciler's guard.
+    return round(utcnow().timestamp() if now is None else now, 3)
+
+
+def beat(job_id: str, execution_id: str, host: str, now: float | None = None) -> bool:
+    """Record that ``host`` still holds the execution; False when it no longer does (it ended,
+    was handed back, or the reconciler gave it up).
+
+    Written through a key-only item, so the runner's own copy of the execution, which its run
+    thread is filling in, is not overwritten with what the table holds.
+    """
+    return _update_if(
+        ExecutionModel(job_id, execution_id),
+        {"heartbeat_at": _epoch(now)},
+        _status_in(_ACTIVE) & (ExecutionModel.host == host),
+    )
+
+
+def silent_executions(before: float) -> list[tuple[str, str]]:
+    """(job id, execution id) of held executions whose last heartbeat is older than ``before``."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.by_heartbeat.query(ACTIVE_SHARD, ExecutionModel.heartbeat_at < before)
+    ]
+
+
+def held_by(host: str) -> list[tuple[str, str]]:
+    """(job id, execution id) of the executions ``host`` holds (one Query of the sparse index)."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.by_heartbeat.query(ACTIVE_SHARD, filter_condition=ExecutionModel.host == host)
+    ]
+
+
+def hand_back(execution: ExecutionModel, host: str, now: datetime) -> bool:
+    """``pulling``/``running`` on ``host`` → ``enqueued`` again, for another runner to run it afresh.
+
+    Used when a runner gives up an execution without an outcome (a drain past its deadline, a
+    restart that finds it was never started). It re-enters the awaiting-dispatch index, so it is
+    sent again even if no message for it is left in the queue.
+    """
+    values: dict[str, Any] = {
+        "status": ExecutionStatus.ENQUEUED.value,
+        "host": None,
+        "docker_port": None,
+        "container_id": None,
+        "started_at": None,
+        "active_shard": None,
+        "awaiting_shard": AWAITING_SHARD,
+        "dispatch_at": now.timestamp(),
+    }
+    return _update_if(execution, values, _status_in(_ACTIVE) & (ExecutionModel.host == host))

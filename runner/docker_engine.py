@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import docker
@@ -120,7 +121,7 @@ class DockerEngine:
     def wait(self, container_id: str, timeout: float) -> int | None:
         """The exit code, or None when the container is still running after ``timeout`` seconds."""
         try:
-            result = self._client.containers.get(container_id).wait(timeout=timeout)
+            result = self._api.wait(container_id, timeout=timeout)
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
             # docker-py reports the end of its read timeout either way, depending on urllib3.
             if isinstance(exc, requests.exceptions.ReadTimeout) or "timed out" in str(exc).lower():
@@ -153,3 +154,45 @@ class DockerEngine:
 
     def containers_labelled(self, label: str) -> list[dict[str, object]]:
         return self._api.containers(all=True, filters={"label": label})
+
+    def find(self, labels: dict[str, str]) -> list[Container]:
+        """Every container (running or not) that carries all of ``labels``."""
+        try:
+            found = self._api.containers(all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not list the containers: {_reason(exc)}") from exc
+        return [
+            Container(
+                id=str(item["Id"]),
+                labels=dict(item.get("Labels") or {}),
+                state=str(item.get("State") or ""),
+                created=datetime.fromtimestamp(int(item.get("Created") or 0), UTC),
+            )
+            for item in found
+        ]
+
+    def started(self, container_id: str) -> datetime | None:
+        """When the container started, or None if it never did."""
+        try:
+            raw = str(self._api.inspect_container(container_id)["State"].get("StartedAt") or "")
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not inspect the container: {_reason(exc)}") from exc
+        return parse_docker_time(raw)
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    labels: dict[str, str]
+    # Docker's state: "created", "running", "exited", "dead", "paused", ...
+    state: str
+    created: datetime
+
+
+def parse_docker_time(raw: str) -> datetime | None:
+    """Docker's RFC 3339 times carry nanoseconds; the zero time means "never"."""
+    if not raw or raw.startswith("0001-"):
+        return None
+    whole, _, fraction = raw.rstrip("Z").partition(".")
+    fraction = "".join(ch for ch in fraction if ch.isdigit())[:6].ljust(6, "0")
+    return datetime.strptime(f"{whole}.{fraction}", "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)

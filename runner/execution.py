@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib import log_store, store
+from chalicelib import liveness, log_store, store
 from chalicelib.clock import utcnow
 from chalicelib.executions import send
 from chalicelib.job_queue import Received
@@ -25,6 +25,7 @@ from chalicelib.scheduling import Overlap, overlap_decision
 from chalicelib.settings import Settings
 from chalicelib.statuses import ExecutionStatus
 from chalicelib.stopping import request_stop
+from runner import labels
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
 from runner.output import StreamCapture
 
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # A message this early (seconds) for its instant is handed back instead of waited for.
 _LONGEST_WAIT = 5.0
+# Output readers that read nothing this long after the container ended are given up on.
+_STALLED_READER_SECONDS = 30
 # SQS keeps a message invisible 12 hours at most.
 _MAX_VISIBILITY = 43_200
 
@@ -49,9 +52,12 @@ class Disposition:
 
 
 class ExecutionRun:
+    """One execution on this runner: from a received message (``run``), or re-attached to the
+    container a previous life of this runner started (``resume``, where ``received`` is None)."""
+
     def __init__(
         self,
-        received: Received,
+        received: Received | None,
         engine: DockerEngine,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
@@ -66,11 +72,44 @@ class ExecutionRun:
         self.execution: ExecutionModel | None = None
         self.job: JobModel | None = None
         self.spec: JobSpec | None = None
+        # Wakes every wait of the run: set by a stop request, a hand-back or an abandon.
         self._stop = threading.Event()
+        self._stop_requested = False
+        self._handing_back = False
+        self._abandoned = False
         self.not_before = 0.0
+        # Set once the run's outcome is stored (or it was handed back): heartbeats end.
+        self.settled = False
+        # Removes a container in the background once the outcome is stored (None: at once).
+        self.remove_later: Callable[[str], None] | None = None
 
     def request_stop(self) -> None:
         """Stop this run (from the control channel): kill its container if it has one."""
+        self._stop_requested = True
+        self._interrupt()
+
+    def hand_back(self) -> None:
+        """Give this run up without an outcome (a drain past its deadline): its container is
+        killed and removed and the execution goes back to the queue for another runner."""
+        self._handing_back = True
+        self._interrupt()
+
+    def abandon(self) -> None:
+        """The execution is no longer this runner's (the reconciler ended it while this runner
+        was silent): kill the container; the run's own ending will be refused."""
+        logger.warning("execution %s was given up while this runner held it: killing its container", self.key)
+        self._abandoned = True
+        self._interrupt()
+
+    @property
+    def key(self) -> str:
+        if self.execution is not None:
+            return self.execution.execution_id
+        if self.received is not None:
+            return self.received.message.execution_id if self.received.message else self.received.message_id
+        return ""
+
+    def _interrupt(self) -> None:
         self._stop.set()
         if self.container_id is not None:
             try:
@@ -81,6 +120,7 @@ class ExecutionRun:
     # -- the steps ---------------------------------------------------------------------------
 
     def run(self) -> Disposition:
+        assert self.received is not None
         message = self.received.message
         if message is None:
             logger.error("dropping a message that is not an execution: %r", self.received.body[:200])
@@ -91,7 +131,12 @@ class ExecutionRun:
             return Disposition(False, f"{early:.0f} s early", requeue_after=min(int(early), _MAX_VISIBILITY))
         self.not_before = message.not_before_ms / 1000
         claim = store.claim(
-            message.job_id, message.execution_id, self.settings.runner_host, self.engine.port, self.received.message_id
+            message.job_id,
+            message.execution_id,
+            self.settings.runner_host,
+            self.engine.port,
+            self.received.message_id,
+            now=self.clock().timestamp(),
         )
         if not claim.claimed:
             return self._not_claimed(claim.execution)
@@ -107,14 +152,72 @@ class ExecutionRun:
             return Disposition(True, "expired")
         if not self._apply_overlap_policy(execution, spec):
             return Disposition(True, "skipped")
-        try:
-            self._run_container(execution, spec)
-        except EngineError as exc:
-            exit_code = exc.exit_code if isinstance(exc, CommandNotRunnable) else None
-            self._finish(ExecutionStatus.FAILED, error=str(exc), exit_code=exit_code)
-        finally:
+        return self._contained(lambda: self._run_container(execution, spec))
+
+    def resume(self, execution: ExecutionModel, container_id: str) -> Disposition:
+        """Re-attach to a container a previous life of this runner started, and finish its run.
+
+        Its output is read again from the container's start (``docker logs``), so nothing
+        printed while no runner watched is lost; the timeout counts from the real start.
+        """
+        self.execution, self.container_id = execution, container_id
+        self.job = job = store.get_job(execution.task_id, execution.job_id)
+        if job is None:
+            self._finish(ExecutionStatus.FAILED, error="the job was deleted while its execution ran")
             self._remove_container()
+            return Disposition(True, "job gone")
+        self.spec = spec = JobSpec.from_dict(job.spec)
+        self._stop_requested = bool(execution.stop_requested)
+        return self._contained(lambda: self._follow_resumed(execution, spec, container_id))
+
+    def _follow_resumed(self, execution: ExecutionModel, spec: JobSpec, container_id: str) -> None:
+        started_at = execution.started_at or self.engine.started(container_id) or self.clock()
+        if execution.status != ExecutionStatus.RUNNING.value:
+            # Killed between the container's start and recording it: record it now.
+            store.update_execution(
+                execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=container_id
+            )
+        if self._stop_requested:
+            self.engine.kill(container_id)
+        self._follow(execution, spec, started_at)
+
+    def _contained(self, body: Callable[[], None]) -> Disposition:
+        """Run ``body`` (the container's part of the run), then always remove the container.
+
+        A hand-back happens after the removal: the next runner makes a container of the same
+        name. Once the outcome is stored, the removal may happen in the background.
+        """
+        try:
+            body()
+        except EngineError as exc:
+            if not self._handing_back:
+                exit_code = exc.exit_code if isinstance(exc, CommandNotRunnable) else None
+                self._finish(ExecutionStatus.FAILED, error=str(exc), exit_code=exit_code)
+        finally:
+            if self.settled and self.remove_later is not None and self.container_id is not None:
+                self.remove_later(self.container_id)
+            else:
+                self._remove_container()
+        if self._abandoned and not self.settled:
+            self.settled = True
+            return Disposition(True, "given up by the reconciler")
+        if self._handing_back and not self.settled:
+            return self._give_back()
         return Disposition(True, "finished")
+
+    def _give_back(self) -> Disposition:
+        execution = self.execution
+        assert execution is not None
+        self.settled = True
+        if self.received is None:
+            # A re-attached run has no message of its own: a new one is sent.
+            given = liveness.give_back(execution, self.settings.runner_host, self.clock())
+            return Disposition(True, "handed back" if given else "ended elsewhere")
+        if not store.hand_back(execution, self.settings.runner_host, self.clock()):
+            return Disposition(True, "ended elsewhere")
+        logger.info("execution %s handed back to the queue", execution.execution_id)
+        # Visible again at once, for another runner.
+        return Disposition(False, "handed back", requeue_after=0)
 
     def _apply_overlap_policy(self, execution: ExecutionModel, spec: JobSpec) -> bool:
         """forbid / replace, decided now that the run starts; False when this run is skipped."""
@@ -152,24 +255,22 @@ class ExecutionRun:
         return Disposition(False, f"execution is {status.value} on {execution.host}")
 
     def _run_container(self, execution: ExecutionModel, spec: JobSpec) -> None:
-        labels = self.settings.container_label_prefix
+        if self._handing_back:
+            return
         container_spec = ContainerSpec(
             image=spec.image,
             argv=spec.argv,
             env=spec.envs,
-            labels={
-                f"{labels}.execution": execution.execution_id,
-                f"{labels}.job": execution.job_id,
-                f"{labels}.task": execution.task_id,
-                f"{labels}.host": self.settings.runner_host,
-            },
-            name=f"{labels}-{execution.execution_id}",
+            labels=labels.for_execution(self.settings, execution),
+            name=labels.container_name(self.settings, execution.execution_id),
         )
         self.container_id = self.engine.create(container_spec)
         # Claimed and created ahead of a scheduled instant: only the start waits for it, so
         # Docker's create time is not part of the schedule's skew. A stop ends the wait early.
         self._wait_until(self.not_before)
-        if self._stop.is_set():
+        if self._handing_back:
+            return
+        if self._stop_requested:
             self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
             return
         self.engine.start(self.container_id)
@@ -177,6 +278,11 @@ class ExecutionRun:
         store.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )
+        self._follow(execution, spec, started_at)
+
+    def _follow(self, execution: ExecutionModel, spec: JobSpec, started_at: datetime) -> None:
+        """Capture the running container's output, wait for its end (or timeout) and store it."""
+        assert self.container_id is not None
         stdout = StreamCapture(self.settings.inline_output_bytes)
         stderr = StreamCapture(self.settings.inline_output_bytes)
         readers = [
@@ -189,13 +295,17 @@ class ExecutionRun:
             reader.start()
         try:
             timeout = min(spec.timeout or self.settings.hard_timeout_seconds, self.settings.hard_timeout_seconds)
-            exit_code = self.engine.wait(self.container_id, timeout)
+            # Counted from the container's real start (earlier than now for a re-attached run).
+            left = max(0.5, timeout - (self.clock() - started_at).total_seconds())
+            exit_code = self.engine.wait(self.container_id, left)
             if exit_code is None:
                 self.engine.kill(self.container_id)
                 self.engine.wait(self.container_id, 30)
-            _drain(readers, (stdout, stderr))
+            _join_while_busy(readers, (stdout, stderr))
+            if (self._handing_back or self._abandoned) and not self._stop_requested:
+                return
             self._store_output(execution, stdout, stderr)
-            if self._stop.is_set():
+            if self._stop_requested:
                 self._finish(
                     ExecutionStatus.STOPPED,
                     error=_join(stderr.tail_text(), "stopped on request"),
@@ -238,12 +348,20 @@ class ExecutionRun:
     def _store_output(self, execution: ExecutionModel, stdout: StreamCapture, stderr: StreamCapture) -> None:
         # Both streams at once: the run's end is readable one upload sooner. ``result()``
         # re-raises a failed upload, so the message stays and the run's output is not lost.
+        # An empty stream has no object (and no key): there is nothing to keep.
+        streams = [(name, capture) for name, capture in (("stdout", stdout), ("stderr", stderr)) if capture.size]
+        for name, _ in streams:
+            key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, name)
+            setattr(execution, f"{name}_key", key)
+        if len(streams) == 1:
+            name, capture = streams[0]
+            log_store.upload(getattr(execution, f"{name}_key"), capture.rewound())
+            return
         with ThreadPoolExecutor(max_workers=2) as pool:
-            uploads = []
-            for name, capture in (("stdout", stdout), ("stderr", stderr)):
-                key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, name)
-                setattr(execution, f"{name}_key", key)
-                uploads.append(pool.submit(log_store.upload, key, capture.rewound()))
+            uploads = [
+                pool.submit(log_store.upload, getattr(execution, f"{name}_key"), capture.rewound())
+                for name, capture in streams
+            ]
             for upload in uploads:
                 upload.result()
 
@@ -277,8 +395,10 @@ class ExecutionRun:
         if self.job is not None and self.spec is not None:
             retry = plan_retry(execution, status, self.job, self.spec, self.clock())
         if not store.finish_execution(execution, values, retry):
+            self.settled = True
             logger.warning("execution %s changed state before it could be ended %s", execution.execution_id, status)
             return
+        self.settled = True
         if retry is not None:
             send(retry, self.clock())
             logger.info(
@@ -303,28 +423,22 @@ class ExecutionRun:
             logger.exception("could not remove container %s; `python -m runner prune` will", self.container_id)
 
 
+def _join_while_busy(readers: list[threading.Thread], captures: tuple[StreamCapture, ...]) -> None:
+    """Wait for the output readers as long as they make progress: a big output (or a re-attached
+    run's whole replay) can take longer than any fixed bound on a busy host. Only readers that
+    read nothing for ``_STALLED_READER_SECONDS`` are given up on."""
+    seen = -1
+    quiet_since = time.monotonic()
+    while any(reader.is_alive() for reader in readers):
+        size = sum(capture.size for capture in captures)
+        if size != seen:
+            seen, quiet_since = size, time.monotonic()
+        elif time.monotonic() - quiet_since > _STALLED_READER_SECONDS:
+            logger.error("output readers stalled for %d s; storing what they read", _STALLED_READER_SECONDS)
+            return
+        for reader in readers:
+            reader.join(timeout=0.5)
+
+
 def _join(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
-
-
-# Once the container has ended, a log reader that makes no progress this long is given up on.
-_READER_STALL_SECONDS = 30.0
-
-
-def _drain(readers: list[threading.Thread], captures: tuple[StreamCapture, ...]) -> None:
-    """Wait for the log readers to reach the end of the container's output.
-
-    Docker can take a while to replay a large log on a busy host, so the wait is bounded by a
-    lack of progress, not by a fixed time: a fixed bound stored a cut output under load.
-    """
-    last = -1
-    stalled_since = time.monotonic()
-    while any(reader.is_alive() for reader in readers):
-        for reader in readers:
-            reader.join(timeout=1.0)
-        size = sum(capture.size for capture in captures)
-        if size != last:
-            last, stalled_since = size, time.monotonic()
-        elif time.monotonic() - stalled_since > _READER_STALL_SECONDS:
-            logger.warning("log readers made no progress for %.0f s; storing what arrived", _READER_STALL_SECONDS)
-            return

@@ -17,9 +17,14 @@ from datetime import datetime
 from chalicelib import aws_clients, control, job_queue
 from chalicelib.clock import utcnow
 from chalicelib.job_queue import Received
+from chalicelib.models import ExecutionModel
 from chalicelib.settings import Settings
+from runner import reattach
 from runner.docker_engine import DockerEngine
+from runner.drain import drain
 from runner.execution import Disposition, ExecutionRun, OutputListener
+from runner.heartbeats import ExecutionHeartbeats
+from runner.housekeeping import ContainerRemover
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +54,13 @@ class Runner:
         self._runs: dict[str, ExecutionRun] = {}
         self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
         self._control_url = ""
+        # Self-healing and shutdown (runner/reattach.py, heartbeats.py, drain.py).
+        self._execution_heartbeats = ExecutionHeartbeats(settings, self.held_runs)
+        self._hurry = threading.Event()
+        self._resumed: list[threading.Thread] = []
+        self._remover = ContainerRemover(self.engine)
+        # Called after the drain, before the process exits (deregistration of the host).
+        self.on_shutdown: list[Callable[[], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -61,6 +73,12 @@ class Runner:
         self._heartbeat.start()
         self._control_url = control.ensure_queue(self.settings.runner_host)
         self._control.start()
+        try:
+            reattach.recover(self.settings, self.engine, self.resume, self.clock)
+        except Exception:
+            # What is left is not lost: the reconciler ends silent executions, `prune` the containers.
+            logger.exception("recovering what a previous run of this runner left failed")
+        self._execution_heartbeats.start()
         backoff = _BACKOFF_START
         try:
             while not self._stopping.is_set():
@@ -77,15 +95,63 @@ class Runner:
     def stop(self) -> None:
         self._stopping.set()
 
+    def hurry(self) -> None:
+        """Stop now: hand running executions back to the queue instead of waiting for them."""
+        self._stopping.set()
+        self._hurry.set()
+
     def teardown(self) -> None:
+        drain(self.busy, self.held_runs, self.settings.drain_seconds, self._hurry)
         self._pool.shutdown(wait=True)
+        for thread in self._resumed:
+            thread.join()
+        self._remover.flush()
+        self._execution_heartbeats.stop()
+        for hook in self.on_shutdown:
+            try:
+                hook()
+            except Exception:
+                logger.exception("shutdown hook %r failed", hook)
         logger.info("runner %s stopped", self.settings.runner_host)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._in_flight or self._runs)
+
+    def held_runs(self) -> list[ExecutionRun]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def resume(self, execution: ExecutionModel, container_id: str) -> None:
+        """Follow to its end a container a previous life of this runner started (re-attach)."""
+        run = ExecutionRun(None, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run.remove_later = self._remover.remove_later
+        with self._lock:
+            self._runs[execution.execution_id] = run
+        holds_slot = self._slots.acquire(blocking=False)
+
+        def follow() -> None:
+            try:
+                run.resume(execution, container_id)
+            except Exception:
+                logger.exception("re-attached execution %s not settled", execution.execution_id)
+            finally:
+                with self._lock:
+                    self._runs.pop(execution.execution_id, None)
+                if holds_slot:
+                    self._slots.release()
+
+        thread = threading.Thread(target=follow, name=f"resumed-{execution.execution_id}")
+        self._resumed.append(thread)
+        thread.start()
 
     # -- one iteration -----------------------------------------------------------------------
 
     def poll_once(self) -> int:
         """Receive what fits in the free slots and start it; answers how many were started."""
-        self._slots.acquire()
+        while not self._slots.acquire(timeout=0.5):
+            if self._stopping.is_set():
+                return 0
         free = 1
         while free < 10 and self._slots.acquire(blocking=False):
             free += 1
@@ -115,10 +181,15 @@ class Runner:
 
     def _execute(self, received: Received) -> Disposition:
         run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run.remove_later = self._remover.remove_later
         key = received.message.execution_id if received.message else received.message_id
         # Registered before the claim, so a stop arriving right after the claim finds the run.
         with self._lock:
-            self._runs[key] = run
+            running = self._runs.get(key)
+            if running is None:
+                self._runs[key] = run
+        if running is not None:
+            return self._already_here(running, received)
         try:
             disposition = run.run()
         finally:
@@ -129,6 +200,16 @@ class Runner:
         elif disposition.requeue_after is not None:
             job_queue.extend_visibility(received.receipt_handle, disposition.requeue_after)
         return disposition
+
+    def _already_here(self, running: ExecutionRun, received: Received) -> Disposition:
+        """A message for an execution this runner is running already."""
+        if running.received is None:
+            # The redelivered message of a re-attached run: the run's liveness is its heartbeat
+            # now (and its container, should this runner restart again); the message is spent.
+            job_queue.delete(received.receipt_handle)
+            return Disposition(True, "re-attached here")
+        # A duplicate delivery: the copy being run holds the message.
+        return Disposition(False, "a duplicate of a run in progress here")
 
     def _make_done(self, received: Received) -> Callable[[Future[Disposition]], None]:
         def done(future: Future[Disposition]) -> None:

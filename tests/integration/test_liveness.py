@@ -1,0 +1,141 @@
+"""Heartbeats, the reconciler of silent runners and hand-backs, on the moto server.
+
+These drive ``chalicelib.liveness`` and the store directly on executions that were never sent
+to SQS, so the session runner does not see them. Heartbeats are dated in the past (never
+``reap`` with a clock in the future: it would end the session runner's live executions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from chalicelib import liveness, store
+from chalicelib.clock import utcnow
+from chalicelib.executions import new_execution
+from chalicelib.payload import parse_job
+from chalicelib.settings import get_settings
+from infra.local.harness import StackProcess
+from runner.heartbeats import ExecutionHeartbeats
+from tests.conftest import TEST_IMAGE
+
+
+def _claimed(task_id: str, host: str, silent_for: float = 0.0, **job: object) -> tuple[str, str]:
+    """An execution claimed by ``host``, whose last heartbeat is ``silent_for`` seconds old."""
+    spec = parse_job({"image": TEST_IMAGE, "command": "true", **job})
+    job_id = str(uuid.uuid4())
+    now = utcnow()
+    execution = new_execution(task_id, job_id, spec, now)
+    store.save_job(task_id, job_id, spec.to_dict(), now, execution)
+    claim = store.claim(job_id, execution.execution_id, host, None, "message", now=now.timestamp() - silent_for)
+    assert claim.claimed
+    return job_id, execution.execution_id
+
+
+def _stale() -> float:
+    return get_settings().execution_stale_seconds + 5.0
+
+
+def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(stack: StackProcess, task_id: str) -> None:
+    host = f"ghost-{uuid.uuid4().hex[:6]}"
+    job_id, execution_id = _claimed(task_id, host, silent_for=_stale(), retries=1)
+
+    ended = liveness.reap()
+
+    assert execution_id in ended
+    execution = store.get_execution(job_id, execution_id, consistent=True)
+    assert execution is not None and execution.status == "failed"
+    assert f"runner {host} stopped heart-beating" in (execution.error or "")
+    assert execution.active_shard is None and execution.finished_at is not None
+    assert (job_id, execution_id) not in store.silent_executions(utcnow().timestamp())
+    retries = [e for e in store.unfinished_executions(job_id) if e.retry_of == execution_id]
+    assert len(retries) == 1 and retries[0].attempt == 1
+    # The late runner can neither beat nor end the run the reconciler ended.
+    assert store.beat(job_id, execution_id, host) is False
+    assert store.finish_execution(execution, {"status": "done", "finished_at": utcnow()}) is False
+    assert store.get_execution(job_id, execution_id, consistent=True).status == "failed"
+
+
+def test_a_runner_that_beats_again_keeps_its_run(stack: StackProcess, task_id: str) -> None:
+    host = f"slow-{uuid.uuid4().hex[:6]}"
+    job_id, execution_id = _claimed(task_id, host, silent_for=_stale())
+    read_by_reaper = store.get_execution(job_id, execution_id, consistent=True)
+    assert read_by_reaper is not None
+
+    assert store.beat(job_id, execution_id, host) is True
+    given_up = liveness.give_up(read_by_reaper, utcnow(), "late", heartbeat_at=float(read_by_reaper.heartbeat_at))
+
+    assert given_up is False
+    assert store.get_execution(job_id, execution_id, consistent=True).status == "pulling"
+    assert execution_id not in liveness.reap()
+
+
+def test_a_recent_heartbeat_is_left_alone(stack: StackProcess, task_id: str) -> None:
+    host = f"alive-{uuid.uuid4().hex[:6]}"
+    job_id, execution_id = _claimed(task_id, host)
+
+    assert execution_id not in liveness.reap()
+    assert store.get_execution(job_id, execution_id, consistent=True).status == "pulling"
+    assert (job_id, execution_id) in store.held_by(host)
+    assert (job_id, execution_id) not in store.held_by(host + "-other")
+
+
+def test_a_silent_runners_execution_with_a_stop_request_ends_stopped(stack: StackProcess, task_id: str) -> None:
+    host = f"ghost-{uuid.uuid4().hex[:6]}"
+    job_id, execution_id = _claimed(task_id, host, silent_for=_stale(), retries=2)
+    execution = store.get_execution(job_id, execution_id, consistent=True)
+    assert execution is not None
+    store.update_execution(execution, stop_requested=True)
+
+    assert execution_id in liveness.reap()
+
+    stored = store.get_execution(job_id, execution_id, consistent=True)
+    assert stored.status == "stopped"
+    assert not [e for e in store.unfinished_executions(job_id) if e.retry_of == execution_id]
+
+
+def test_only_the_holder_hands_an_execution_back_and_it_can_be_claimed_again(stack: StackProcess, task_id: str) -> None:
+    host = f"drainer-{uuid.uuid4().hex[:6]}"
+    job_id, execution_id = _claimed(task_id, host)
+    execution = store.get_execution(job_id, execution_id, consistent=True)
+    assert execution is not None
+
+    assert store.hand_back(execution, "someone-else", utcnow()) is False
+    assert store.hand_back(execution, host, utcnow()) is True
+
+    stored = store.get_execution(job_id, execution_id, consistent=True)
+    assert stored.status == "enqueued" and stored.host is None and stored.active_shard is None
+    assert stored.awaiting_shard is not None
+    assert (job_id, execution_id) not in store.held_by(host)
+    assert store.claim(job_id, execution_id, "next-host", None, "message-2").claimed
+
+
+class _HeldRun:
+    """Stands in for an ExecutionRun in the heartbeat loop."""
+
+    def __init__(self, execution: object) -> None:
+        self.execution = execution
+        self.settled = False
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
+    stack: StackProcess, task_id: str
+) -> None:
+    host = f"beating-{uuid.uuid4().hex[:6]}"
+    kept_job, kept_id = _claimed(task_id, host, silent_for=5)
+    lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
+    assert lost_id in liveness.reap()
+    kept = _HeldRun(store.get_execution(kept_job, kept_id, consistent=True))
+    lost = _HeldRun(store.get_execution(lost_job, lost_id, consistent=True))
+    beats = ExecutionHeartbeats(dataclasses.replace(get_settings(), runner_host=host), lambda: [kept, lost])
+
+    refused = beats.beat_once()
+
+    assert refused == 1
+    assert lost.abandoned and not kept.abandoned
+    fresh = store.get_execution(kept_job, kept_id, consistent=True)
+    assert fresh.heartbeat_at > utcnow().timestamp() - 5
