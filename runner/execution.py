@@ -16,7 +16,7 @@ from datetime import datetime
 from chalicelib import log_store, store
 from chalicelib.clock import utcnow
 from chalicelib.executions import send
-from chalicelib.job_queue import Received
+from chalicelib.job_queue import ExecutionMessage, Received, send_execution
 from chalicelib.models import ExecutionModel, JobModel
 from chalicelib.payload import JobSpec
 from chalicelib.retries import plan_retry
@@ -25,6 +25,7 @@ from chalicelib.settings import Settings
 from chalicelib.statuses import ExecutionStatus
 from chalicelib.stopping import request_stop
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
+from runner.farm import Admission, FarmMember
 from runner.output import StreamCapture
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ class ExecutionRun:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         on_output: OutputListener | None = None,
+        farm: FarmMember | None = None,
     ) -> None:
+        self.farm = farm
+        self.admission: Admission | None = None
         self.received = received
         self.engine = engine
         self.settings = settings
@@ -89,6 +93,22 @@ class ExecutionRun:
             # Never hold a slot for long: the message comes back near its instant.
             return Disposition(False, f"{early:.0f} s early", requeue_after=min(int(early), _MAX_VISIBILITY))
         self.not_before = message.not_before_ms / 1000
+        if self.farm is None:
+            return self._claim_and_run(message)
+        self.admission = admission = self.farm.admit(message)
+        if not admission.admitted:
+            return self._hand_back(message, admission.retry_after, admission.reason)
+        try:
+            return self._claim_and_run(message)
+        finally:
+            self.farm.release(message, admission)
+
+    def _hand_back(self, message: ExecutionMessage, delay: int, reason: str) -> Disposition:
+        """Send the message again (a fresh copy: its receive count does not near the DLQ's limit)."""
+        send_execution(message, delay)
+        return Disposition(True, f"handed back: {reason}")
+
+    def _claim_and_run(self, message: ExecutionMessage) -> Disposition:
         claim = store.claim(
             message.job_id, message.execution_id, self.settings.runner_host, self.engine.port, self.received.message_id
         )
@@ -109,6 +129,11 @@ class ExecutionRun:
         try:
             self._run_container(execution, spec)
         except EngineError as exc:
+            if self.farm is not None and self.admission is not None and exc.host_fault:
+                self.farm.engine_failed(self.admission, str(exc))
+                if self.container_id is None and store.unclaim(execution, self.clock()):
+                    # The host failed before the job began: another host (or this one, healed) runs it.
+                    return self._hand_back(message, 0, f"Docker host fault: {exc}")
             exit_code = exc.exit_code if isinstance(exc, CommandNotRunnable) else None
             self._finish(ExecutionStatus.FAILED, error=str(exc), exit_code=exit_code)
         finally:
@@ -165,6 +190,8 @@ class ExecutionRun:
             name=f"{labels}-{execution.execution_id}",
         )
         self.container_id = self.engine.create(container_spec)
+        if self.farm is not None and self.admission is not None:
+            self.farm.engine_ok(self.admission)
         # Claimed and created ahead of a scheduled instant: only the start waits for it, so
         # Docker's create time is not part of the schedule's skew. A stop ends the wait early.
         self._wait_until(self.not_before)
@@ -173,6 +200,8 @@ class ExecutionRun:
             return
         self.engine.start(self.container_id)
         started_at = self.clock()
+        if self.farm is not None and self.received.message is not None:
+            self.farm.container_started(self.received.message, self.container_id, started_at)
         store.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )

@@ -20,6 +20,7 @@ from chalicelib.job_queue import Received
 from chalicelib.settings import Settings
 from runner.docker_engine import DockerEngine
 from runner.execution import Disposition, ExecutionRun, OutputListener
+from runner.farm import FarmMember
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Runner:
         self._runs: dict[str, ExecutionRun] = {}
         self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
         self._control_url = ""
+        self.farm = FarmMember(settings, self.engine.port)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ class Runner:
         self._heartbeat.start()
         self._control_url = control.ensure_queue(self.settings.runner_host)
         self._control.start()
+        self.farm.start()
         backoff = _BACKOFF_START
         try:
             while not self._stopping.is_set():
@@ -85,9 +88,14 @@ class Runner:
 
     def poll_once(self) -> int:
         """Receive what fits in the free slots and start it; answers how many were started."""
+        allowance = self.farm.allowance()
+        if allowance == 0:
+            # Blacklisted or circuit open: take nothing new (running executions go on).
+            self._stopping.wait(1)
+            return 0
         self._slots.acquire()
         free = 1
-        while free < 10 and self._slots.acquire(blocking=False):
+        while free < min(10, allowance or 10) and self._slots.acquire(blocking=False):
             free += 1
         try:
             wait = 1 if self._stopping.is_set() else self.settings.runner_poll_seconds
@@ -114,7 +122,9 @@ class Runner:
             self._slots.release()
 
     def _execute(self, received: Received) -> Disposition:
-        run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run = ExecutionRun(
+            received, self.engine, self.settings, clock=self.clock, on_output=self.on_output, farm=self.farm
+        )
         key = received.message.execution_id if received.message else received.message_id
         # Registered before the claim, so a stop arriving right after the claim finds the run.
         with self._lock:
