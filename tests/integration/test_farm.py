@@ -147,6 +147,13 @@ def test_each_task_runs_only_on_the_runners_of_the_pool_its_id_matches(farm: Api
     assert done_b["metadata"]["docker_host"] in ("runner-b1", "runner-b2")
 
 
+def test_the_health_check_reaches_the_pools_queues(farm: Api) -> None:
+    response = farm.get("/healthcheck/")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["sqs"] is True
+
+
 def test_a_task_no_pool_matches_is_refused_and_nothing_is_stored(farm: Api) -> None:
     task_id = _unique("unpooled")
     response = farm.post(f"/tasks/{task_id}/", json={"image": TEST_IMAGE, "command": "true"})
