@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.models import FARM, HostModel
@@ -21,6 +24,11 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 # A host gone quiet for a day leaves the table (DynamoDB TTL).
 _FORGET_AFTER_SECONDS = 24 * 3600
 _HOST_ID = re.compile(r"^(?P<name>[^\s:]+):(?P<port>\d{1,5})$")
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    return Connection(region=get_settings().region)
 
 
 def host_id(name: str, port: int) -> str:
@@ -98,23 +106,45 @@ def _require_host(host_id_text: str) -> HostModel:
 def set_blacklisted(host_id_text: str, blacklisted: bool, now: float) -> HostModel:
     """Blacklist (or clear) a host; refuses to blacklist the last available host of its pool.
 
-    The check reads the pool's hosts and then writes: two operators blacklisting the last two
-    hosts of a pool at the same instant could both pass it (a window of one request).
+    The blacklist is written in one transaction with a condition check that another host of
+    the pool is still available, so two operators blacklisting a pool's last two hosts at the
+    same instant cannot both succeed: the second transaction's check fails, and it is refused.
     """
     host = _require_host(parse_host_id(host_id_text))
-    if blacklisted and not host.blacklisted and is_available(host, now):
+    if not blacklisted or host.blacklisted or not is_available(host, now):
+        _write_blacklisted(host, blacklisted, keeper=None, now=now)
+        return host
+    for _attempt in range(3):
         others = [h for h in hosts_of_pool(host.pool) if h.host_id != host.host_id and is_available(h, now)]
         if not others:
-            raise Conflict(
-                f"{host.host_id} is the last available host of pool {host.pool!r}; "
-                "blacklisting it would leave the pool's jobs no host to run on",
-                host=host.host_id,
-                pool=host.pool,
-            )
+            break
+        keeper = max(others, key=lambda h: float(h.heartbeat_at or 0))
+        if _write_blacklisted(host, True, keeper=keeper, now=now):
+            return host
+    raise Conflict(
+        f"{host.host_id} is the last available host of pool {host.pool!r}; "
+        "blacklisting it would leave the pool's jobs no host to run on",
+        host=host.host_id,
+        pool=host.pool,
+    )
+
+
+def _write_blacklisted(host: HostModel, blacklisted: bool, keeper: HostModel | None, now: float) -> bool:
+    """Set the flag; with ``keeper``, only while that host is still available (False if not)."""
+    host.blacklisted = blacklisted
     try:
-        host.update(actions=[HostModel.blacklisted.set(blacklisted)], condition=HostModel.host_id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"no runner has registered host {host_id_text!r}", host=host_id_text) from exc
+        with TransactWrite(connection=_connection()) as tx:
+            tx.update(host, actions=[HostModel.blacklisted.set(blacklisted)], condition=HostModel.host_id.exists())
+            if keeper is not None:
+                tx.condition_check(
+                    HostModel,
+                    keeper.host_id,
+                    condition=(HostModel.blacklisted.does_not_exist() | (HostModel.blacklisted == False))  # noqa: E712
+                    & (HostModel.circuit != OPEN)
+                    & (HostModel.heartbeat_at >= now - get_settings().host_stale_seconds),
+                )
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            return False
         raise
-    return host
+    return True
