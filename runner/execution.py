@@ -104,8 +104,14 @@ class ExecutionRun:
             self.farm.release(message, admission)
 
     def _hand_back(self, message: ExecutionMessage, delay: int, reason: str) -> Disposition:
-        """Send the message again (a fresh copy: its receive count does not near the DLQ's limit)."""
+        """Send the message again (a fresh copy: its receive count does not near the DLQ's limit).
+
+        The execution's dispatch instant moves with it, so the reconciler, seeing a message in
+        flight, does not add copies of an execution that waits long for a slot.
+        """
         send_execution(message, delay)
+        waiting = ExecutionModel(message.job_id, message.execution_id)
+        store.mark_redispatched(waiting, self.clock().timestamp() + delay)
         return Disposition(True, f"handed back: {reason}")
 
     def _claim_and_run(self, message: ExecutionMessage) -> Disposition:
