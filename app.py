@@ -12,6 +12,7 @@ from chalice import Chalice, Rate, Response
 from chalicelib import dispatcher, farm_status, health, hosts, jobs, lookups, outputs, queries, stopping, views
 from chalicelib.clock import utcnow
 from chalicelib.errors import SlipwayError, ValidationError
+from chalicelib.models import HostModel
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
 from chalicelib.settings import get_settings
@@ -116,7 +117,7 @@ def _host_in_body() -> str:
     return hosts.parse_host_id(body["host"])
 
 
-def _host_answer(host: Any) -> dict[str, Any]:
+def _host_answer(host: HostModel) -> dict[str, Any]:
     return {"host": host.host_id, "pool": host.pool, "blacklisted": bool(host.blacklisted)}
 
 
