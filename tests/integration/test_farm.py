@@ -240,6 +240,14 @@ def test_status_has_the_documents_shape_with_hosts_containers_jobs_and_queues(fa
     assert [pool["name"] for pool in body["pools"]] == ["a", "b", "broken"]
     assert body["pools"][0]["maxRunning"] == 1
 
+    # Ended, the container leaves the list at the runner's next heartbeat.
+    farm.wait_finished(long_run["executionUrl"], timeout=60)
+    farm.wait_for(
+        "/status/",
+        lambda b: all(c["executionId"] != long_run["executionId"] for c in b["containers"]["running"]),
+        timeout=15,
+    )
+
 
 # -- blacklist -------------------------------------------------------------------------------
 
@@ -249,29 +257,40 @@ def _host_id(api: Api, name: str) -> str:
 
 
 def test_blacklist_round_trip_moves_a_pools_work_to_its_other_host(farm: Api) -> None:
-    b1, b2 = _host_id(farm, "runner-b1"), _host_id(farm, "runner-b2")
+    # A run in progress on one host of pool b: blacklisting that host lets it finish there.
+    long_run = _enqueue(farm, _unique("productb-bl-long"), "bash -c 'sleep 4; echo finished'")
+    running = farm.wait_for(long_run["executionUrl"], lambda b: b["execution"]["status"] == "running", timeout=60)
+    busy_name = running["execution"]["metadata"]["docker_host"]
+    other_name = ({"runner-b1", "runner-b2"} - {busy_name}).pop()
+    busy, other = _host_id(farm, busy_name), _host_id(farm, other_name)
 
-    response = farm.post("/docker-executor/blacklist", json={"host": b1})
+    response = farm.post("/docker-executor/blacklist", json={"host": busy})
     assert response.status_code == 200, response.text
-    assert response.json() == {"host": b1, "pool": "b", "blacklisted": True}
+    assert response.json() == {"host": busy, "pool": "b", "blacklisted": True}
     try:
-        assert (_host(farm, b1)["blacklisted"], _host(farm, b1)["available"]) == (True, False)
-        time.sleep(2.5)  # two heartbeats: runner-b1 has read its flag
+        assert (_host(farm, busy)["blacklisted"], _host(farm, busy)["available"]) == (True, False)
+        time.sleep(2.5)  # two heartbeats: the blacklisted runner has read its flag
         enqueued = [_enqueue(farm, _unique("productb-bl"), "echo hi") for _ in range(4)]
         executions = [farm.wait_finished(e["executionUrl"], timeout=60) for e in enqueued]
         assert {e["status"] for e in executions} == {"done"}
-        assert {e["metadata"]["docker_host"] for e in executions} == {"runner-b2"}
+        assert {e["metadata"]["docker_host"] for e in executions} == {other_name}
+        finished = farm.wait_finished(long_run["executionUrl"], timeout=60)
+        assert (finished["status"], finished["log"], finished["metadata"]["docker_host"]) == (
+            "done",
+            "finished\n",
+            busy_name,
+        )
 
-        # runner-b2 is now the last available host of pool b.
-        refused = farm.post("/docker-executor/blacklist/", json={"host": b2})
+        # The other host is now the last available host of pool b.
+        refused = farm.post("/docker-executor/blacklist/", json={"host": other})
         assert refused.status_code == 409
         assert refused.json()["pool"] == "b" and "last available host" in refused.json()["error"]
-        assert _host(farm, b2)["blacklisted"] is False
+        assert _host(farm, other)["blacklisted"] is False
     finally:
-        cleared = farm.session.delete(farm.url("/docker-executor/blacklist"), json={"host": b1}, timeout=30)
+        cleared = farm.session.delete(farm.url("/docker-executor/blacklist"), json={"host": busy}, timeout=30)
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["blacklisted"] is False
-    assert (_host(farm, b1)["blacklisted"], _host(farm, b1)["available"]) == (False, True)
+    assert (_host(farm, busy)["blacklisted"], _host(farm, busy)["available"]) == (False, True)
 
 
 def test_the_only_host_of_a_pool_cannot_be_blacklisted(farm: Api) -> None:
