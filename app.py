@@ -9,8 +9,10 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import dispatcher, health, jobs, lookups, outputs, queries, stopping, views
-from chalicelib.errors import SlipwayError
+from chalicelib import dispatcher, farm_status, health, hosts, jobs, lookups, outputs, queries, stopping, views
+from chalicelib.clock import utcnow
+from chalicelib.errors import SlipwayError, ValidationError
+from chalicelib.models import HostModel
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
 from chalicelib.settings import get_settings
@@ -38,7 +40,7 @@ def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[
                 return Response(body=exc.to_dict(), status_code=exc.status_code)
 
         options: dict[str, Any] = {"methods": list(methods)}
-        if set(methods) & {"POST", "PUT"}:
+        if set(methods) & {"POST", "PUT", "DELETE"}:
             options["content_types"] = BODY_TYPES
         app.route(path, **options)(handler)
         if "/jobs/" in path:
@@ -108,6 +110,17 @@ def _enqueued(result: jobs.Enqueued, with_execution: bool = True) -> dict[str, A
     return answer
 
 
+def _host_in_body() -> str:
+    body = _body()
+    if "host" not in body:
+        raise ValidationError('the body must name the host: {"host": "name:port"}', field="host")
+    return hosts.parse_host_id(body["host"])
+
+
+def _host_answer(host: HostModel) -> dict[str, Any]:
+    return {"host": host.host_id, "pool": host.pool, "blacklisted": bool(host.blacklisted)}
+
+
 # -- routes ------------------------------------------------------------------------------------
 
 
@@ -115,6 +128,21 @@ def _enqueued(result: jobs.Enqueued, with_execution: bool = True) -> dict[str, A
 def healthcheck() -> Response:
     healthy, report = health.check()
     return Response(body=report, status_code=200 if healthy else 503)
+
+
+@route("/status")
+def farm_status_view() -> dict[str, Any]:
+    return farm_status.status(_urls(), utcnow().timestamp())
+
+
+@route("/docker-executor/blacklist", methods=("POST",))
+def blacklist_host() -> dict[str, Any]:
+    return _host_answer(hosts.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
+
+
+@route("/docker-executor/blacklist", methods=("DELETE",))
+def unblacklist_host() -> dict[str, Any]:
+    return _host_answer(hosts.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
 
 
 @route("/tasks")

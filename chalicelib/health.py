@@ -6,13 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import job_queue, log_store, store
+from chalicelib.pools import all_pools
 from chalicelib.settings import get_settings
 
 
 def _checks() -> dict[str, Callable[[], object]]:
     return {
         "dynamodb": store.ping,
-        "sqs": lambda: job_queue.approximate_length(get_settings().job_queue),
+        # The first pool's job queue (the default pool's when no pools are configured).
+        "sqs": lambda: job_queue.approximate_length(get_settings().pool_queue(all_pools()[0].name)),
         "s3": log_store.bucket_reachable,
     }
 

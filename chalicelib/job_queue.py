@@ -8,6 +8,8 @@ from functools import cache
 from typing import Any
 
 from chalicelib.aws_clients import client
+from chalicelib.errors import ValidationError
+from chalicelib.pools import pool_for_task
 from chalicelib.settings import get_settings
 
 
@@ -58,13 +60,25 @@ def queue_url(name: str) -> str:
 
 
 def job_queue_url() -> str:
-    return queue_url(get_settings().job_queue)
+    """The queue this process receives from: the job queue of its runner's pool."""
+    settings = get_settings()
+    return queue_url(settings.pool_queue(settings.runner_pool))
+
+
+def queue_for_task(task_id: str) -> str:
+    """The job queue of the pool ``task_id`` runs in (the first pool whose expression matches)."""
+    pool = pool_for_task(task_id)
+    if pool is None:
+        raise ValidationError(f"no pool takes task {task_id!r}: no pool's match fits it", field="taskId")
+    return get_settings().pool_queue(pool.name)
 
 
 def send_execution(message: ExecutionMessage, delay_seconds: int = 0) -> str:
-    """Send and answer the SQS message id (the API's ``queueJobId``)."""
+    """Send to the task's pool and answer the SQS message id (the API's ``queueJobId``)."""
     response = client("sqs").send_message(
-        QueueUrl=job_queue_url(), MessageBody=message.to_json(), DelaySeconds=max(0, min(delay_seconds, 900))
+        QueueUrl=queue_url(queue_for_task(message.task_id)),
+        MessageBody=message.to_json(),
+        DelaySeconds=max(0, min(delay_seconds, 900)),
     )
     return response["MessageId"]
 

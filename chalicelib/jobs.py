@@ -11,6 +11,7 @@ from chalicelib.clock import utcnow
 from chalicelib.errors import ValidationError
 from chalicelib.executions import new_execution, send
 from chalicelib.ids import is_uuid4, new_job_id
+from chalicelib.job_queue import queue_for_task
 from chalicelib.lookups import require_job
 from chalicelib.models import ExecutionModel, JobModel
 from chalicelib.payload import JobSpec, parse_job, validate_task_id
@@ -38,6 +39,7 @@ def enqueue(
 ) -> Enqueued:
     """Create (or, with ``job_id``, create or replace) a job, and run or schedule it."""
     validate_task_id(task_id)
+    queue_for_task(task_id)  # a task no pool takes is refused before anything is stored
     if job_id is not None and not is_uuid4(job_id):
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
     spec = parse_job(body)

@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -28,6 +29,8 @@ DUE_SHARD = "due"
 AWAITING_SHARD = "awaiting"
 # Partition value of the sparse index of executions a runner holds (pulling or running).
 ACTIVE_SHARD = "active"
+# Value of HostModel.farm: every host sits in one partition of the farm index.
+FARM = "farm"
 
 
 class _Meta:
@@ -193,4 +196,65 @@ class CounterModel(Model):
     value = NumberAttribute(default=0)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TaskModel, TaskWordModel, JobModel, ExecutionModel, CounterModel)
+class HostsByPool(GlobalSecondaryIndex["HostModel"]):
+    """Every registered host in one Query, ordered by pool then host id (``pool#host:port``)."""
+
+    class Meta:
+        index_name = "by-pool"
+        projection = AllProjection()
+
+    farm = UnicodeAttribute(hash_key=True)
+    pool_host = UnicodeAttribute(range_key=True)
+
+
+class HostModel(Model):
+    """A runner's Docker host: written by its heartbeats, blacklisted by operators."""
+
+    class Meta(_Meta):
+        table_name = _settings.hosts_table
+
+    # "name:port", as operators name it in the blacklist routes.
+    host_id = UnicodeAttribute(hash_key=True)
+    farm = UnicodeAttribute(default=FARM)
+    pool_host = UnicodeAttribute()
+    pool = UnicodeAttribute()
+    host = UnicodeAttribute()
+    port = NumberAttribute()
+    # Epoch seconds of the last heartbeat; absent until the runner's first one.
+    heartbeat_at = NumberAttribute(null=True)
+    blacklisted = BooleanAttribute(default=False)
+    # "closed", "open" or "half-open".
+    circuit = UnicodeAttribute(default="closed")
+    circuit_opened_at = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    # The containers the runner runs: [{"executionId", "jobId", "taskId", "containerId", "startedAt"}].
+    running = JSONAttribute(null=True)
+    # A host that stopped heart-beating a day ago disappears from the table by itself.
+    expires_at = TTLAttribute(null=True)
+
+    by_pool = HostsByPool()
+
+
+class SlotModel(Model):
+    """A lease on one of the ``maxRunning`` slots of a pool (``pool#<name>#<i>``) or of a task
+    (``task#<pool>#<task id>#<i>``), held by an execution until it ends or its lease expires."""
+
+    class Meta(_Meta):
+        table_name = _settings.slots_table
+
+    slot = UnicodeAttribute(hash_key=True)
+    execution_id = UnicodeAttribute()
+    host_id = UnicodeAttribute()
+    # Epoch seconds after which the slot is free again (the holder stopped renewing it).
+    lease_until = NumberAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TaskModel,
+    TaskWordModel,
+    JobModel,
+    ExecutionModel,
+    CounterModel,
+    HostModel,
+    SlotModel,
+)

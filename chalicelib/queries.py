@@ -22,11 +22,15 @@ def list_tasks(page: int, urls: Urls) -> dict[str, Any]:
 
 def search_tasks(query: str, page: int, urls: Urls) -> dict[str, Any]:
     """Tasks having ``query`` as a whole word of their id (``world`` finds ``hello-world``)."""
-    words = task_words(query) - {query.lower()} or {query.lower()}
-    if not query.strip() or len(words) != 1:
-        raise ValidationError("query must be one whole word of a task id", field="query")
+    text = query.strip().lower()
+    if not text:
+        raise ValidationError("query must be a whole word of a task id", field="query")
+    # One word (``world``, or ``-world-``) is looked up as a word; several (``hello-world``) as a
+    # whole task id, which the index holds too.
+    words = task_words(text) - {text}
+    word = words.pop() if len(words) == 1 else text
     per_page = get_settings().tasks_per_page
-    ids, total = store.tasks_by_word(words.pop(), page, per_page)
+    ids, total = store.tasks_by_word(word, page, per_page)
     tasks = [task for task in (store.get_task(task_id) for task_id in ids) if task is not None]
     paging = Page(page, per_page, total)
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.pools import all_pools
 from chalicelib.settings import Settings
 
 
@@ -16,16 +17,28 @@ class QueueSpec:
     retention_seconds: int = 4 * 24 * 3600
 
 
+def job_queue_names(settings: Settings) -> list[str]:
+    """One job queue per pool (the default pool's is ``settings.job_queue``)."""
+    return [settings.pool_queue(pool.name) for pool in all_pools(settings)]
+
+
 def queue_specs(settings: Settings) -> list[QueueSpec]:
-    """Dead-letter queues first, so a queue's DLQ exists when the queue is made."""
+    """Dead-letter queues first, so a queue's DLQ exists when the queue is made.
+
+    Every pool's job queue parks its poison messages in the one dead-letter queue: the
+    ``error`` queue of ``/status/``.
+    """
     return [
         QueueSpec(settings.job_dead_letter_queue, visibility_timeout=30, retention_seconds=14 * 24 * 3600),
-        QueueSpec(
-            settings.job_queue,
-            visibility_timeout=settings.runner_visibility_seconds,
-            dead_letter=settings.job_dead_letter_queue,
-            # A message that made runners fail this often is parked, not retried forever.
-            max_receive_count=10,
+        *(
+            QueueSpec(
+                name,
+                visibility_timeout=settings.runner_visibility_seconds,
+                dead_letter=settings.job_dead_letter_queue,
+                # A message that made runners fail this often is parked, not retried forever.
+                max_receive_count=10,
+            )
+            for name in job_queue_names(settings)
         ),
     ]
 

@@ -74,6 +74,28 @@ class Settings:
     # On SIGTERM, how long running containers may go on before they are stopped and their
     # executions handed back to the queue for another runner (seconds).
     drain_seconds: int = 120
+    # Pools of Docker hosts, as a JSON list of {"name", "match", "maxRunning", "maxRunningPerTask",
+    # "runners"}: a task runs in the first pool whose ``match`` (a regular expression matched at
+    # the start of the task id; empty matches all) fits. Empty: one pool, "default", for all.
+    pools: str = ""
+    # The pool this runner serves (it polls that pool's queue only).
+    runner_pool: str = "default"
+    # TCP port of this runner's Docker endpoint in its host id ("name:port"); 0 = the endpoint's
+    # own port, or 2375 (Docker's) for a local socket.
+    runner_port: int = 0
+    # Seconds between two heartbeats of a runner (its host item: liveness, circuit, running
+    # containers; the reply carries the blacklist flag, so a blacklist takes effect this fast).
+    runner_heartbeat_seconds: float = 2.0
+    # A host that has not heart-beaten for this long is shown unavailable in /status/.
+    host_stale_seconds: int = 30
+    # Consecutive Docker failures after which a runner's circuit opens.
+    circuit_failures: int = 5
+    # Seconds an open circuit waits before letting one probe through (half-open).
+    circuit_reset_seconds: float = 60.0
+    # Lease of a pool/task concurrency slot; heartbeats renew it, so a dead runner's slot frees itself.
+    slot_lease_seconds: int = 60
+    # A message that finds no free slot in its pool is sent again this many seconds later.
+    slot_retry_seconds: int = 2
 
     @property
     def tasks_table(self) -> str:
@@ -88,12 +110,27 @@ class Settings:
         return f"{self.stage}-slipway-executions"
 
     @property
+    def hosts_table(self) -> str:
+        return f"{self.stage}-slipway-hosts"
+
+    @property
+    def slots_table(self) -> str:
+        return f"{self.stage}-slipway-slots"
+
+    @property
     def counters_table(self) -> str:
         return f"{self.stage}-slipway-counters"
 
     @property
     def job_queue(self) -> str:
         return f"{self.stage}-slipway-jobs"
+
+    def pool_queue(self, pool: str) -> str:
+        """The job queue of ``pool``; the default pool keeps the historic name."""
+        if pool == "default":
+            return self.job_queue
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in pool)[:40]
+        return f"{self.stage}-slipway-jobs-pool-{safe}"
 
     @property
     def job_dead_letter_queue(self) -> str:

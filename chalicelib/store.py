@@ -309,12 +309,35 @@ def claim(
     return Claim(execution, claimed=True)
 
 
+def unclaim(execution: ExecutionModel, now: datetime) -> bool:
+    """``pulling`` → ``enqueued`` again, back in the awaiting-dispatch index: the host failed
+    before the container existed, so another runner may claim the execution."""
+    return update_execution(
+        execution,
+        only_if=(ExecutionStatus.PULLING,),
+        status=ExecutionStatus.ENQUEUED.value,
+        host=None,
+        docker_port=None,
+        active_shard=None,
+        heartbeat_at=None,
+        awaiting_shard=AWAITING_SHARD,
+        dispatch_at=now.timestamp(),
+    )
+
+
 # -- scheduling -------------------------------------------------------------------------------
 
 
 def due_jobs(horizon: float) -> list[tuple[str, str]]:
     """(task id, job id) of every job due at or before ``horizon`` (epoch seconds), soonest first."""
     return [(item.task_id, item.job_id) for item in JobModel.by_due.query(DUE_SHARD, JobModel.next_run_at <= horizon)]
+
+
+def next_scheduled(limit: int) -> list[tuple[str, str, float]]:
+    """(task id, job id, next run epoch) of the ``limit`` soonest scheduled jobs (the due index)."""
+    return [
+        (item.task_id, item.job_id, float(item.next_run_at)) for item in JobModel.by_due.query(DUE_SHARD, limit=limit)
+    ]
 
 
 def advance_schedule(

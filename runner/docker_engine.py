@@ -17,14 +17,23 @@ _NOT_EXECUTABLE = re.compile(r"permission denied", re.IGNORECASE)
 
 
 class EngineError(Exception):
-    """Docker could not do what was asked; the message says why, for the execution's ``error``."""
+    """Docker could not do what was asked; the message says why, for the execution's ``error``.
+
+    ``host_fault`` tells a fault of the Docker host (unreachable, refusing, erroring) from one
+    of the job (its image does not exist, its command cannot run): only host faults count
+    towards the runner's circuit breaker.
+    """
+
+    def __init__(self, message: str, host_fault: bool = True) -> None:
+        super().__init__(message)
+        self.host_fault = host_fault
 
 
 class CommandNotRunnable(EngineError):
     """The container was made but its command could not start (exit code as a shell would give)."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+        super().__init__(message, host_fault=False)
         self.exit_code = exit_code
 
 
@@ -43,9 +52,21 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+# API version spoken when the Engine cannot be asked for its own at start (it is unreachable):
+# the runner still starts, and its circuit breaker deals with the failures.
+_FALLBACK_API_VERSION = "1.41"
+
+
+def _client_from_env(timeout: int) -> docker.DockerClient:
+    try:
+        return docker.from_env(timeout=timeout)
+    except DockerException:
+        return docker.from_env(timeout=timeout, version=_FALLBACK_API_VERSION)
+
+
 class DockerEngine:
     def __init__(self, client: docker.DockerClient | None = None, timeout: int = 60) -> None:
-        self._client = client or docker.from_env(timeout=timeout)
+        self._client = client or _client_from_env(timeout)
         self._api = self._client.api
 
     @property
@@ -63,8 +84,10 @@ class DockerEngine:
         try:
             self._client.images.pull(repository, tag=tag or "latest")
         except (DockerException, requests.RequestException) as exc:
+            # A registry's refusal (no such image, no access) is the job's fault, not the host's.
             raise EngineError(
-                f"image {image!r} is not on the Docker host and could not be pulled: {_reason(exc)}"
+                f"image {image!r} is not on the Docker host and could not be pulled: {_reason(exc)}",
+                host_fault=not isinstance(exc, APIError),
             ) from exc
 
     def create(self, spec: ContainerSpec) -> str:

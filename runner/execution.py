@@ -17,7 +17,7 @@ from datetime import datetime
 from chalicelib import liveness, log_store, store
 from chalicelib.clock import utcnow
 from chalicelib.executions import send
-from chalicelib.job_queue import Received
+from chalicelib.job_queue import ExecutionMessage, Received, send_execution
 from chalicelib.models import ExecutionModel, JobModel
 from chalicelib.payload import JobSpec
 from chalicelib.retries import plan_retry
@@ -27,6 +27,7 @@ from chalicelib.statuses import ExecutionStatus
 from chalicelib.stopping import request_stop
 from runner import labels
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
+from runner.farm import Admission, FarmMember
 from runner.output import StreamCapture
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,10 @@ class ExecutionRun:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         on_output: OutputListener | None = None,
+        farm: FarmMember | None = None,
     ) -> None:
+        self.farm = farm
+        self.admission: Admission | None = None
         self.received = received
         self.engine = engine
         self.settings = settings
@@ -130,6 +134,28 @@ class ExecutionRun:
             # Never hold a slot for long: the message comes back near its instant.
             return Disposition(False, f"{early:.0f} s early", requeue_after=min(int(early), _MAX_VISIBILITY))
         self.not_before = message.not_before_ms / 1000
+        if self.farm is None:
+            return self._claim_and_run(message)
+        self.admission = admission = self.farm.admit(message)
+        if not admission.admitted:
+            return self._hand_back(message, admission.retry_after, admission.reason)
+        try:
+            return self._claim_and_run(message)
+        finally:
+            self.farm.release(message, admission)
+
+    def _hand_back(self, message: ExecutionMessage, delay: int, reason: str) -> Disposition:
+        """Send the message again (a fresh copy: its receive count does not near the DLQ's limit).
+
+        The execution's dispatch instant moves with it, so the reconciler, seeing a message in
+        flight, does not add copies of an execution that waits long for a slot.
+        """
+        send_execution(message, delay)
+        waiting = ExecutionModel(message.job_id, message.execution_id)
+        store.mark_redispatched(waiting, self.clock().timestamp() + delay)
+        return Disposition(True, f"handed back: {reason}")
+
+    def _claim_and_run(self, message: ExecutionMessage) -> Disposition:
         claim = store.claim(
             message.job_id,
             message.execution_id,
@@ -152,7 +178,7 @@ class ExecutionRun:
             return Disposition(True, "expired")
         if not self._apply_overlap_policy(execution, spec):
             return Disposition(True, "skipped")
-        return self._contained(lambda: self._run_container(execution, spec))
+        return self._contained(lambda: self._run_container(execution, spec), message)
 
     def resume(self, execution: ExecutionModel, container_id: str) -> Disposition:
         """Re-attach to a container a previous life of this runner started, and finish its run.
@@ -181,16 +207,28 @@ class ExecutionRun:
             self.engine.kill(container_id)
         self._follow(execution, spec, started_at)
 
-    def _contained(self, body: Callable[[], None]) -> Disposition:
+    def _contained(self, body: Callable[[], None], message: ExecutionMessage | None = None) -> Disposition:
         """Run ``body`` (the container's part of the run), then always remove the container.
 
         A hand-back happens after the removal: the next runner makes a container of the same
-        name. Once the outcome is stored, the removal may happen in the background.
+        name. Once the outcome is stored, the removal may happen in the background. A Docker
+        host fault before the container existed sends the run to another host (or this one,
+        healed) instead of failing it: the job never began.
         """
+        host_fault = ""
         try:
             body()
         except EngineError as exc:
-            if not self._handing_back:
+            if self.farm is not None and self.admission is not None and exc.host_fault:
+                self.farm.engine_failed(self.admission, str(exc))
+                if (
+                    message is not None
+                    and self.container_id is None
+                    and self.execution is not None
+                    and store.unclaim(self.execution, self.clock())
+                ):
+                    host_fault = str(exc)
+            if not self._handing_back and not host_fault:
                 exit_code = exc.exit_code if isinstance(exc, CommandNotRunnable) else None
                 self._finish(ExecutionStatus.FAILED, error=str(exc), exit_code=exit_code)
         finally:
@@ -198,6 +236,8 @@ class ExecutionRun:
                 self.remove_later(self.container_id)
             else:
                 self._remove_container()
+        if host_fault and message is not None:
+            return self._hand_back(message, 0, f"Docker host fault: {host_fault}")
         if self._abandoned and not self.settled:
             self.settled = True
             return Disposition(True, "given up by the reconciler")
@@ -265,6 +305,8 @@ class ExecutionRun:
             name=labels.container_name(self.settings, execution.execution_id),
         )
         self.container_id = self.engine.create(container_spec)
+        if self.farm is not None and self.admission is not None:
+            self.farm.engine_ok(self.admission)
         # Claimed and created ahead of a scheduled instant: only the start waits for it, so
         # Docker's create time is not part of the schedule's skew. A stop ends the wait early.
         self._wait_until(self.not_before)
@@ -275,6 +317,8 @@ class ExecutionRun:
             return
         self.engine.start(self.container_id)
         started_at = self.clock()
+        if self.farm is not None and self.received.message is not None:
+            self.farm.container_started(self.received.message, self.container_id, started_at)
         store.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )

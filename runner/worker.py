@@ -23,6 +23,7 @@ from runner import reattach
 from runner.docker_engine import DockerEngine
 from runner.drain import drain
 from runner.execution import Disposition, ExecutionRun, OutputListener
+from runner.farm import FarmMember
 from runner.heartbeats import ExecutionHeartbeats
 from runner.housekeeping import ContainerRemover
 
@@ -61,6 +62,8 @@ class Runner:
         self._remover = ContainerRemover(self.engine)
         # Called after the drain, before the process exits (deregistration of the host).
         self.on_shutdown: list[Callable[[], None]] = []
+        self.farm = FarmMember(settings, self.engine.port)
+        self.on_shutdown.append(self.farm.leave)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -79,6 +82,7 @@ class Runner:
             # What is left is not lost: the reconciler ends silent executions, `prune` the containers.
             logger.exception("recovering what a previous run of this runner left failed")
         self._execution_heartbeats.start()
+        self.farm.start()
         backoff = _BACKOFF_START
         try:
             while not self._stopping.is_set():
@@ -149,11 +153,16 @@ class Runner:
 
     def poll_once(self) -> int:
         """Receive what fits in the free slots and start it; answers how many were started."""
+        allowance = self.farm.allowance()
+        if allowance == 0:
+            # Blacklisted or circuit open: take nothing new (running executions go on).
+            self._stopping.wait(1)
+            return 0
         while not self._slots.acquire(timeout=0.5):
             if self._stopping.is_set():
                 return 0
         free = 1
-        while free < 10 and self._slots.acquire(blocking=False):
+        while free < min(10, allowance or 10) and self._slots.acquire(blocking=False):
             free += 1
         try:
             wait = 1 if self._stopping.is_set() else self.settings.runner_poll_seconds
@@ -180,7 +189,9 @@ class Runner:
             self._slots.release()
 
     def _execute(self, received: Received) -> Disposition:
-        run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run = ExecutionRun(
+            received, self.engine, self.settings, clock=self.clock, on_output=self.on_output, farm=self.farm
+        )
         run.remove_later = self._remover.remove_later
         key = received.message.execution_id if received.message else received.message_id
         # Registered before the claim, so a stop arriving right after the claim finds the run.

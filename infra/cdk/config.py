@@ -23,9 +23,9 @@ from chalicelib.settings import ENV_PREFIX, Settings
 
 ContextReader = Callable[[str], Any]
 
-# Settings that make no sense in a deployed environment: the runner's host name is its own
-# machine's (a default factory), and the region is the one the stack is deployed to.
-_NOT_EXPORTED = frozenset({"runner_host", "region"})
+# Settings that make no sense in a deployed environment: the runner's host name, pool and port
+# are each host's own (set on the host), and the region is the one the stack is deployed to.
+_NOT_EXPORTED = frozenset({"runner_host", "runner_pool", "runner_port", "region"})
 
 
 @dataclass(frozen=True)

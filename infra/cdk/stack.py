@@ -34,7 +34,7 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.resources import bucket_names, queue_specs
+from chalicelib.resources import bucket_names, job_queue_names, queue_specs
 from infra.cdk.config import DeployConfig, settings_environment
 from infra.cdk.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
 
@@ -60,7 +60,11 @@ TABLE_ACTIONS_API = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateIte
 # The health check describes a table.
 TABLE_ACTIONS_API_EXTRA = ("dynamodb:DescribeTable",)
 TABLE_ACTIONS_RUNNER = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+# A runner gives back the pool/task concurrency slots it held (conditional deletes of its leases).
+SLOT_TABLE_ACTIONS_RUNNER = ("dynamodb:DeleteItem",)
 JOB_QUEUE_ACTIONS_API = ("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes")
+# /status/ reads the length of the dead-letter queue.
+DEAD_LETTER_ACTIONS_API = ("sqs:GetQueueUrl", "sqs:GetQueueAttributes")
 JOB_QUEUE_ACTIONS_RUNNER = (
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -319,6 +323,11 @@ class SlipwayStack(Stack):
     def job_queue(self) -> sqs.Queue:
         return self.queues[self.settings.job_queue]
 
+    @property
+    def job_queue_arns(self) -> list[str]:
+        """Every pool's job queue (the default pool's is ``job_queue``)."""
+        return [self.queues[name].queue_arn for name in job_queue_names(self.settings)]
+
     def _grant(self, role: iam.Role, actions: Sequence[str], resources: Sequence[str]) -> None:
         if resources:
             role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
@@ -327,7 +336,8 @@ class SlipwayStack(Stack):
         role = self.api_role
         self._grant(role, TABLE_ACTIONS_API + TABLE_ACTIONS_API_EXTRA, self._table_arns())
         self._grant(role, ("dynamodb:Query",), self._index_arns())
-        self._grant(role, JOB_QUEUE_ACTIONS_API, [self.job_queue.queue_arn])
+        self._grant(role, JOB_QUEUE_ACTIONS_API, self.job_queue_arns)
+        self._grant(role, DEAD_LETTER_ACTIONS_API, [self.queues[self.settings.job_dead_letter_queue].queue_arn])
         self._grant(role, CONTROL_QUEUE_ACTIONS_API, [self._control_queue_arn()])
         self._grant(role, BUCKET_OBJECT_ACTIONS_API, [b.arn_for_objects("*") for b in self.buckets])
         self._grant(role, BUCKET_ACTIONS_API, [b.bucket_arn for b in self.buckets])
@@ -343,9 +353,11 @@ class SlipwayStack(Stack):
 
     def _grant_runner(self) -> None:
         role = self.runner_role
-        self._grant(role, JOB_QUEUE_ACTIONS_RUNNER, [self.job_queue.queue_arn])
+        # One role for every host: a runner polls its own pool's queue, and hands messages back to it.
+        self._grant(role, JOB_QUEUE_ACTIONS_RUNNER, self.job_queue_arns)
         self._grant(role, CONTROL_QUEUE_ACTIONS_RUNNER, [self._control_queue_arn()])
         self._grant(role, TABLE_ACTIONS_RUNNER, self._table_arns())
+        self._grant(role, SLOT_TABLE_ACTIONS_RUNNER, [self.tables["SlotModel"].table_arn])
         self._grant(role, ("dynamodb:Query",), self._index_arns())
         self._grant(role, BUCKET_OBJECT_ACTIONS_RUNNER, [b.arn_for_objects("*") for b in self.buckets])
 

@@ -6,6 +6,7 @@ several can run at once on one machine without seeing each other's data.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass
 class StackProcess:
     runners: int = 1
+    # One runner per entry, each with these extra variables (e.g. its pool); replaces ``runners``.
+    runner_envs: list[dict[str, str]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     stage: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
@@ -53,6 +56,8 @@ class StackProcess:
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         command = [sys.executable, "-m", "infra.local", "--port", str(self.port), "--moto-port", str(self.moto_port)]
         command += ["--stage", self.stage, "--runners", str(self.runners)]
+        for runner_env in self.runner_envs:
+            command += ["--runner-env", json.dumps(runner_env)]
         env.pop("AWS_ENDPOINT_URL")  # the stack starts its own moto on --moto-port
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
         wait_for_http(f"{self.base_url}/healthcheck/", timeout=timeout, process=self.process)

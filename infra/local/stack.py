@@ -9,6 +9,7 @@ leaving ``AWS_ENDPOINT_URL`` unset with real credentials) runs the same code aga
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -18,8 +19,12 @@ import sys
 import time
 import urllib.request
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 from chalicelib.logs_setup import configure
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
 
 logger = logging.getLogger("slipway.local")
 
@@ -77,8 +82,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--moto-port", type=int, default=0, help="port of the moto server (default: a free one)")
     parser.add_argument("--stage", default=os.environ.get("SLIPWAY_STAGE", "local"))
     parser.add_argument("--runners", type=int, default=1, help="runners to start on the local Docker Engine")
+    parser.add_argument(
+        "--runner-env",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="one runner with these extra environment variables (repeatable; replaces --runners), "
+        'e.g. \'{"SLIPWAY_RUNNER_POOL": "gpu"}\'',
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
+
+
+def runner_environments(args: argparse.Namespace, settings: Settings) -> list[dict[str, str]]:
+    """The extra environment of each runner to start: the ``--runner-env`` ones if given; else,
+    with pools configured, each pool's ``runners``; else ``--runners`` in the default pool."""
+    from chalicelib.pools import all_pools
+
+    if args.runner_env:
+        return [{str(k): str(v) for k, v in json.loads(text).items()} for text in args.runner_env]
+    if settings.pools.strip():
+        envs = [
+            {"SLIPWAY_RUNNER_POOL": pool.name, "SLIPWAY_RUNNER_HOST": f"{settings.runner_host}-{pool.name}-{n + 1}"}
+            for pool in all_pools(settings)
+            for n in range(pool.runners)
+        ]
+    else:
+        envs = [{} for _ in range(args.runners)]
+        if args.runners > 1:
+            envs = [{"SLIPWAY_RUNNER_HOST": f"{settings.runner_host}-{n + 1}"} for n in range(args.runners)]
+    return envs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,10 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
         logger.info("provisioning stage %r on %s", settings.stage, endpoint)
         provision(settings)
-        for index in range(args.runners):
-            env = dict(os.environ)
-            if args.runners > 1:
-                env["SLIPWAY_RUNNER_HOST"] = f"{settings.runner_host}-{index + 1}"
+        for index, extra in enumerate(runner_environments(args, settings)):
+            env = {**os.environ, **extra}
             runner = subprocess.Popen([sys.executable, "-m", "runner", "--log-level", args.log_level], env=env)
             cleanup.callback(stop_process, runner, "runner")
             logger.info("runner %d started (pid %d) on the local Docker Engine", index + 1, runner.pid)

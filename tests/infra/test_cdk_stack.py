@@ -247,6 +247,15 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
         json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, sort_keys=True)
         for logical_id in synthesized.resources("AWS::DynamoDB::Table")
     ]
+    slot_table = json.dumps(
+        {
+            "Fn::GetAtt": [
+                _logical_id(synthesized, "AWS::DynamoDB::Table", "TableName", f"{synthesized.stage}-slipway-slots"),
+                "Arn",
+            ]
+        },
+        sort_keys=True,
+    )
     bucket = _logical_id(synthesized, "AWS::S3::Bucket", "BucketName", settings.logs_bucket)
     bucket_objects = json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/*"]]}, sort_keys=True)
 
@@ -280,6 +289,8 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
         **{index: {"dynamodb:Query"} for index in indexes},
         bucket_objects: {"s3:PutObject", "s3:GetObject"},
     }
+    # Only the slots table may have items deleted: a runner gives back the slots it held.
+    expected[slot_table] = expected[slot_table] | {"dynamodb:DeleteItem"}
     assert by_resource == expected
     template = Template.from_json(synthesized.template)
     template.has_resource_properties(
