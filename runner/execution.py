@@ -25,6 +25,7 @@ from chalicelib.settings import Settings
 from chalicelib.statuses import ExecutionStatus
 from chalicelib.stopping import request_stop
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
+from runner.log_fanout import ExecutionFanout, LogFanout
 from runner.output import StreamCapture
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,11 @@ class ExecutionRun:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         on_output: OutputListener | None = None,
+        live_logs: LogFanout | None = None,
     ) -> None:
         self.received = received
+        self.live_logs = live_logs
+        self._viewers: ExecutionFanout | None = None
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -96,7 +100,18 @@ class ExecutionRun:
             return self._not_claimed(claim.execution)
         self.execution = execution = claim.execution
         assert execution is not None
-        self.job = job = store.get_job(message.task_id, message.job_id)
+        if self.live_logs is None:
+            return self._run_claimed(execution, message.task_id, message.job_id)
+        # Viewers may be waiting from before the start: they are served from the claim on,
+        # and every claimed run ends by closing them with the final status.
+        self._viewers = self.live_logs.open(execution.execution_id)
+        try:
+            return self._run_claimed(execution, message.task_id, message.job_id)
+        finally:
+            self._viewers.close(execution.status, execution.exit_code)
+
+    def _run_claimed(self, execution: ExecutionModel, task_id: str, job_id: str) -> Disposition:
+        self.job = job = store.get_job(task_id, job_id)
         if job is None:
             self._finish(ExecutionStatus.FAILED, error="the job was deleted before its execution started")
             return Disposition(True, "job gone")
@@ -229,6 +244,8 @@ class ExecutionRun:
             logger.exception("output of %s was cut", self.container_id)
 
     def _notify(self, stream: str, chunk: bytes) -> None:
+        if self._viewers is not None:
+            self._viewers.feed(stream, chunk)
         if self.on_output is not None and self.execution is not None:
             try:
                 self.on_output(self.execution, stream, chunk)

@@ -20,6 +20,7 @@ from chalicelib.job_queue import Received
 from chalicelib.settings import Settings
 from runner.docker_engine import DockerEngine
 from runner.execution import Disposition, ExecutionRun, OutputListener
+from runner.log_fanout import LogFanout
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Runner:
         self.engine = engine or DockerEngine()
         self.clock = clock
         self.on_output = on_output
+        # Live log tails, when a WebSocket API is configured to post them to.
+        self.live_logs = LogFanout(settings) if settings.ws_management_url else None
         self._pool = ThreadPoolExecutor(max_workers=settings.runner_concurrency, thread_name_prefix="execution")
         self._in_flight: dict[str, Received] = {}
         self._lock = threading.Lock()
@@ -114,7 +117,14 @@ class Runner:
             self._slots.release()
 
     def _execute(self, received: Received) -> Disposition:
-        run = ExecutionRun(received, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run = ExecutionRun(
+            received,
+            self.engine,
+            self.settings,
+            clock=self.clock,
+            on_output=self.on_output,
+            live_logs=self.live_logs,
+        )
         key = received.message.execution_id if received.message else received.message_id
         # Registered before the claim, so a stop arriving right after the claim finds the run.
         with self._lock:

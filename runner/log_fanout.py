@@ -1,0 +1,217 @@
+"""Live log fan-out: an execution's output lines to every WebSocket viewer, as they are printed.
+
+The docker log pump only appends to an in-memory list (``feed``); a sender thread per
+execution wakes every ``ws_flush_seconds`` and posts what each viewer has not had yet as one
+batch, to all viewers concurrently. A viewer new to the sender first gets the backlog, then
+the live lines, from the same list and the same per-viewer position, so nothing is lost or
+sent twice. A viewer whose post is still in flight is skipped this round (a slow viewer slows
+only itself); one that is gone is dropped. At the end: the last lines, a done message, close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from chalicelib import live_logs, ws_api
+from chalicelib.live_logs import LogLine
+from chalicelib.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# A post that answers Gone this soon after the viewer was first seen may come before its
+# $connect completed (API Gateway refuses those): try again rather than drop it.
+_CONNECT_GRACE_SECONDS = 3.0
+# The most the end of an execution waits for its viewers' last posts.
+_FINAL_WAIT_SECONDS = 10.0
+
+Sender = Callable[[str, str], None]
+Closer = Callable[[str], None]
+ViewerLookup = Callable[[str], list[str]]
+
+
+@dataclass
+class _Viewer:
+    connection_id: str
+    seen_at: float
+    next_index: int = 0  # index into the backlog (absolute, see _Backlog.base)
+    busy: bool = False
+    gone: bool = False
+
+
+@dataclass
+class _Backlog:
+    """The execution's lines; the oldest are dropped past the byte budget."""
+
+    lines: list[LogLine] = field(default_factory=list)
+    base: int = 0  # absolute index of lines[0]
+    size: int = 0
+
+
+class ExecutionFanout:
+    def __init__(
+        self,
+        execution_id: str,
+        settings: Settings,
+        pool: ThreadPoolExecutor,
+        send: Sender = ws_api.send,
+        close: Closer = ws_api.close,
+        lookup: ViewerLookup = live_logs.viewers,
+        forget: Callable[[str], None] = live_logs.forget,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.execution_id = execution_id
+        self._settings = settings
+        self._pool = pool
+        self._send, self._close, self._lookup, self._forget = send, close, lookup, forget
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._backlog = _Backlog()
+        self._partial: dict[str, bytes] = {}
+        self._seq = 0
+        self._viewers: dict[str, _Viewer] = {}
+        self._looked_up_at: float | None = None
+        self._ended = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"fanout-{execution_id}", daemon=True)
+        self._thread.start()
+
+    # -- the pump's side (never blocks on viewers) -----------------------------------------
+
+    def feed(self, stream: str, chunk: bytes) -> None:
+        with self._lock:
+            data = self._partial.pop(stream, b"") + chunk
+            *complete, rest = data.split(b"\n")
+            if rest:
+                self._partial[stream] = rest
+            for raw in complete:
+                self._append(stream, raw)
+
+    def _append(self, stream: str, raw: bytes) -> None:
+        self._seq += 1
+        line = LogLine(self._seq, stream, raw.decode("utf-8", errors="replace").rstrip("\r"))
+        backlog = self._backlog
+        backlog.lines.append(line)
+        backlog.size += line.size
+        while backlog.size > self._settings.ws_backlog_bytes and len(backlog.lines) > 1:
+            backlog.size -= backlog.lines.pop(0).size
+            backlog.base += 1
+
+    # -- the sender ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._ended.wait(self._settings.ws_flush_seconds):
+            try:
+                self._round(final=False)
+            except Exception:
+                logger.exception("live log round of %s failed", self.execution_id)
+
+    def _refresh_viewers(self, force: bool) -> None:
+        now = self._clock()
+        stale = self._looked_up_at is None or now - self._looked_up_at >= self._settings.ws_connections_refresh_seconds
+        if not (force or stale):
+            return
+        self._looked_up_at = now
+        current = set(self._lookup(self.execution_id))
+        for connection_id in current - self._viewers.keys():
+            self._viewers[connection_id] = _Viewer(connection_id, seen_at=now)
+        for connection_id in self._viewers.keys() - current:
+            if not self._viewers[connection_id].busy:
+                del self._viewers[connection_id]  # disconnected (its record is gone)
+
+    def _pending(self, viewer: _Viewer) -> list[LogLine]:
+        backlog = self._backlog
+        start = max(viewer.next_index, backlog.base) - backlog.base
+        return backlog.lines[start:]
+
+    def _round(self, final: bool) -> list[Future[None]]:
+        self._refresh_viewers(force=final)
+        posts: list[Future[None]] = []
+        with self._lock:
+            for viewer in list(self._viewers.values()):
+                if viewer.busy or viewer.gone:
+                    continue
+                pending = self._pending(viewer)
+                if not pending:
+                    continue
+                viewer.busy = True
+                posts.append(self._pool.submit(self._post, viewer, pending))
+        return posts
+
+    def _post(self, viewer: _Viewer, lines: list[LogLine]) -> None:
+        sent = 0
+        try:
+            for batch in live_logs.batches(lines, self._settings.ws_message_bytes):
+                self._send(viewer.connection_id, live_logs.lines_message(batch))
+                sent += len(batch)
+        except ws_api.ConnectionGone:
+            if self._clock() - viewer.seen_at > _CONNECT_GRACE_SECONDS:
+                viewer.gone = True
+                self._forget_quietly(viewer.connection_id)
+        except Exception:
+            logger.exception("post to viewer %s failed", viewer.connection_id)
+        finally:
+            with self._lock:
+                if sent:
+                    # Line ``seq`` n sits at absolute index n - 1, so the next to send is at n.
+                    viewer.next_index = lines[sent - 1].seq
+                viewer.busy = False
+
+    def _forget_quietly(self, connection_id: str) -> None:
+        try:
+            self._forget(connection_id)
+        except Exception:
+            logger.exception("could not forget viewer %s", connection_id)
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def close(self, status: str, exit_code: int | None) -> None:
+        """Send the last lines, then the done message, then close every viewer."""
+        with self._lock:
+            for stream, rest in list(self._partial.items()):
+                self._append(stream, rest)
+            self._partial.clear()
+        self._ended.set()
+        self._thread.join(timeout=5)
+        deadline = self._clock() + _FINAL_WAIT_SECONDS
+        try:
+            self._refresh_viewers(force=True)
+            while self._clock() < deadline:
+                with self._lock:
+                    busy = any(v.busy for v in self._viewers.values())
+                    pending = any(self._pending(v) for v in self._viewers.values() if not v.gone)
+                if not busy and not pending:
+                    break
+                wait(self._round(final=False), timeout=max(0.0, deadline - self._clock()))
+                if busy:
+                    time.sleep(self._settings.ws_flush_seconds)
+            done = live_logs.done_message(status, exit_code)
+            for viewer in list(self._viewers.values()):
+                if not viewer.gone:
+                    self._pool.submit(self._finish_viewer, viewer.connection_id, done)
+        except Exception:
+            logger.exception("closing the viewers of %s failed", self.execution_id)
+
+    def _finish_viewer(self, connection_id: str, done: str) -> None:
+        try:
+            self._send(connection_id, done)
+            self._close(connection_id)
+        except ws_api.ConnectionGone:
+            pass
+        except Exception:
+            logger.exception("could not close viewer %s", connection_id)
+        self._forget_quietly(connection_id)
+
+
+class LogFanout:
+    """The runner's fan-out: one ``ExecutionFanout`` per running execution, one post pool."""
+
+    def __init__(self, settings: Settings, max_posts: int = 16) -> None:
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=max_posts, thread_name_prefix="ws-post")
+
+    def open(self, execution_id: str) -> ExecutionFanout:
+        return ExecutionFanout(execution_id, self.settings, self._pool)
