@@ -81,7 +81,8 @@ def test_lines_arrive_while_the_container_runs(api: Api, task_id: str) -> None:
 
 
 def test_late_viewer_gets_earlier_lines_and_two_viewers_get_everything(api: Api, task_id: str) -> None:
-    enqueued = api.enqueue(task_id, "sh -c 'echo early-1; echo early-2; sleep 3; for i in 1 2 3; do echo late-$i; done'")
+    command = "sh -c 'echo early-1; echo early-2; sleep 3; for i in 1 2 3; do echo late-$i; done'"
+    enqueued = api.enqueue(task_id, command)
     wait_running(api, enqueued)
     time.sleep(1.5)  # the early lines are printed before anyone connects
     url = ws_url(api.base_url, job_path(enqueued) + "/ws/")
