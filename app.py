@@ -22,6 +22,7 @@ from chalicelib import (
     stopping,
     stream_page,
     views,
+    ws_api,
 )
 from chalicelib.errors import SlipwayError
 from chalicelib.pagination import parse_page
@@ -237,9 +238,13 @@ def stream_execution(task_id: str, job_id: str, execution_id: str) -> Response:
 
 @app.on_ws_connect()
 def ws_connect(event: WebsocketEvent) -> Response:
-    params = event.to_dict().get("queryStringParameters") or {}
+    raw = event.to_dict()
+    params = raw.get("queryStringParameters") or {}
+    endpoint = ws_api.endpoint_of(raw["requestContext"]["apiId"], event.stage, settings.region)
     try:
-        log_viewers.connect(event.connection_id, params.get("taskId"), params.get("jobId"), params.get("executionId"))
+        log_viewers.connect(
+            event.connection_id, params.get("taskId"), params.get("jobId"), params.get("executionId"), endpoint
+        )
     except SlipwayError as exc:
         return Response(body=exc.to_dict(), status_code=exc.status_code)
     return Response(body="", status_code=200)
@@ -253,7 +258,7 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 @app.lambda_function(name="ws_replay")
 def ws_replay(event: dict[str, str], context: Any) -> None:
     """Invoked asynchronously by the connect handler: a finished execution's log to a viewer."""
-    log_replay.deliver(event["connectionId"], event["jobId"], event["executionId"])
+    log_replay.deliver(event["connectionId"], event["jobId"], event["executionId"], event.get("endpoint"))
 
 
 # -- background handlers ---------------------------------------------------------------------

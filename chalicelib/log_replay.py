@@ -25,14 +25,15 @@ logger = logging.getLogger(__name__)
 _OPEN_WAIT_SECONDS = 5.0
 
 
-def request(connection_id: str, job_id: str, execution_id: str) -> None:
-    """Have the replay run once the current ``$connect`` has returned."""
+def request(connection_id: str, job_id: str, execution_id: str, endpoint: str) -> None:
+    """Have the replay run once the current ``$connect`` has returned; ``endpoint`` is the
+    management endpoint of the API the viewer is connected to."""
     function = get_settings().ws_replay_function
-    payload = {"connectionId": connection_id, "jobId": job_id, "executionId": execution_id}
+    payload = {"connectionId": connection_id, "jobId": job_id, "executionId": execution_id, "endpoint": endpoint}
     if function:
         client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(payload).encode())
         return
-    threading.Thread(target=deliver, args=(connection_id, job_id, execution_id), daemon=True).start()
+    threading.Thread(target=deliver, args=(connection_id, job_id, execution_id, endpoint), daemon=True).start()
 
 
 def _stream_text(execution: ExecutionModel, stream: str) -> str:
@@ -53,11 +54,11 @@ def messages(execution: ExecutionModel, max_bytes: int) -> list[str]:
     return [*batches, live_logs.done_message(execution.status, execution.exit_code)]
 
 
-def _send_first(connection_id: str, data: str) -> bool:
+def _send_first(connection_id: str, data: str, endpoint: str | None) -> bool:
     deadline = time.monotonic() + _OPEN_WAIT_SECONDS
     while True:
         try:
-            ws_api.send(connection_id, data)
+            ws_api.send(connection_id, data, endpoint)
             return True
         except ws_api.ConnectionGone:
             if time.monotonic() > deadline:
@@ -65,17 +66,17 @@ def _send_first(connection_id: str, data: str) -> bool:
             time.sleep(0.05)
 
 
-def deliver(connection_id: str, job_id: str, execution_id: str) -> None:
+def deliver(connection_id: str, job_id: str, execution_id: str, endpoint: str | None = None) -> None:
     try:
         execution = store.get_execution(job_id, execution_id, consistent=True)
         if execution is None:
-            ws_api.close(connection_id)
+            ws_api.close(connection_id, endpoint)
             return
         queue = messages(execution, get_settings().ws_message_bytes)
-        if _send_first(connection_id, queue[0]):
+        if _send_first(connection_id, queue[0], endpoint):
             for data in queue[1:]:
-                ws_api.send(connection_id, data)
-            ws_api.close(connection_id)
+                ws_api.send(connection_id, data, endpoint)
+            ws_api.close(connection_id, endpoint)
     except ws_api.ConnectionGone:
         pass
     except Exception:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from chalicelib import live_logs, log_replay
 
 
-def connect(connection_id: str, task_id: str | None, job_id: str | None, execution_id: str | None) -> None:
+def connect(
+    connection_id: str, task_id: str | None, job_id: str | None, execution_id: str | None, endpoint: str
+) -> None:
     """Record the viewer (NotFound/ValidationError refuse it). A running execution's runner sends
-    it the backlog and the live lines; a finished one's whole log is replayed after the connect."""
+    it the backlog and the live lines; a finished one's whole log is replayed after the connect,
+    through ``endpoint`` (the management API of the viewer's WebSocket API)."""
     connected = live_logs.record(connection_id, task_id, job_id, execution_id)
     if connected.finished:
-        log_replay.request(connection_id, connected.execution.job_id, connected.execution.execution_id)
+        log_replay.request(connection_id, connected.execution.job_id, connected.execution.execution_id, endpoint)
 
 
 def disconnect(connection_id: str) -> None:

@@ -36,16 +36,18 @@ def _client(endpoint: str) -> Any:
     )
 
 
-def client() -> Any:
-    endpoint = get_settings().ws_management_url
+def client(endpoint: str | None = None) -> Any:
+    """The management client of ``endpoint``, or of ``settings.ws_management_url``."""
+    endpoint = endpoint or get_settings().ws_management_url
     if not endpoint:
         raise RuntimeError("SLIPWAY_WS_MANAGEMENT_URL is not set: no WebSocket API to post to")
     with _lock:
         return _client(endpoint)
 
 
-def configured() -> bool:
-    return bool(get_settings().ws_management_url)
+def endpoint_of(api_id: str, stage: str, region: str) -> str:
+    """The management endpoint of an API Gateway WebSocket API, from a handler's event."""
+    return get_settings().ws_management_url or f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
 
 
 def _gone(exc: ClientError) -> bool:
@@ -53,19 +55,19 @@ def _gone(exc: ClientError) -> bool:
     return error.get("Code") == "GoneException" or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 410
 
 
-def send(connection_id: str, data: str) -> None:
+def send(connection_id: str, data: str, endpoint: str | None = None) -> None:
     try:
-        client().post_to_connection(ConnectionId=connection_id, Data=data.encode("utf-8"))
+        client(endpoint).post_to_connection(ConnectionId=connection_id, Data=data.encode("utf-8"))
     except ClientError as exc:
         if _gone(exc):
             raise ConnectionGone(connection_id) from exc
         raise
 
 
-def close(connection_id: str) -> None:
+def close(connection_id: str, endpoint: str | None = None) -> None:
     """Close the viewer's socket (a connection already gone is not an error)."""
     try:
-        client().delete_connection(ConnectionId=connection_id)
+        client(endpoint).delete_connection(ConnectionId=connection_id)
     except ClientError as exc:
         if not _gone(exc):
             raise

@@ -5,7 +5,8 @@ execution wakes every ``ws_flush_seconds`` and posts what each viewer has not ha
 batch, to all viewers concurrently. A viewer new to the sender first gets the backlog, then
 the live lines, from the same list and the same per-viewer position, so nothing is lost or
 sent twice. A viewer whose post is still in flight is skipped this round (a slow viewer slows
-only itself); one that is gone is dropped. At the end: the last lines, a done message, close.
+only itself); one that is gone is dropped. At the end: the last lines, a done message, close;
+the close fires the viewer's ``$disconnect``, which deletes its record (the runner never does).
 """
 
 from __future__ import annotations
@@ -61,13 +62,12 @@ class ExecutionFanout:
         send: Sender = ws_api.send,
         close: Closer = ws_api.close,
         lookup: ViewerLookup = live_logs.viewers,
-        forget: Callable[[str], None] = live_logs.forget,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.execution_id = execution_id
         self._settings = settings
         self._pool = pool
-        self._send, self._close, self._lookup, self._forget = send, close, lookup, forget
+        self._send, self._close, self._lookup = send, close, lookup
         self._clock = clock
         self._lock = threading.Lock()
         self._backlog = _Backlog()
@@ -149,8 +149,8 @@ class ExecutionFanout:
                 sent += len(batch)
         except ws_api.ConnectionGone:
             if self._clock() - viewer.seen_at > _CONNECT_GRACE_SECONDS:
+                # Its record goes with its $disconnect (or its TTL): the runner only stops posting.
                 viewer.gone = True
-                self._forget_quietly(viewer.connection_id)
         except Exception:
             logger.exception("post to viewer %s failed", viewer.connection_id)
         finally:
@@ -159,12 +159,6 @@ class ExecutionFanout:
                     # Line ``seq`` n sits at absolute index n - 1, so the next to send is at n.
                     viewer.next_index = lines[sent - 1].seq
                 viewer.busy = False
-
-    def _forget_quietly(self, connection_id: str) -> None:
-        try:
-            self._forget(connection_id)
-        except Exception:
-            logger.exception("could not forget viewer %s", connection_id)
 
     # -- the end ------------------------------------------------------------------------------
 
@@ -203,7 +197,6 @@ class ExecutionFanout:
             pass
         except Exception:
             logger.exception("could not close viewer %s", connection_id)
-        self._forget_quietly(connection_id)
 
 
 class LogFanout:

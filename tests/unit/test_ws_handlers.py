@@ -98,7 +98,7 @@ def test_connect_to_a_finished_execution_asks_for_the_replay(tables: None, repla
     answer = connect(ws_event("$connect", "conn-2", query))
 
     assert answer["statusCode"] == 200
-    assert replays == [("conn-2", "job-1", "0190-e1")]
+    assert replays == [("conn-2", "job-1", "0190-e1", "https://abc123.execute-api.us-east-1.amazonaws.com/api")]
 
 
 @pytest.mark.parametrize(
