@@ -36,6 +36,7 @@ _PAGE = """<!doctype html>
 <script>
 (function () {
   const wsPath = __WS_PATH__;
+  const statusUrl = __STATUS_PATH__;
   const log = document.getElementById('log');
   const statusEl = document.getElementById('status');
   const connEl = document.getElementById('conn');
@@ -55,7 +56,8 @@ _PAGE = """<!doctype html>
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const socket = new WebSocket(scheme + '://' + location.host + wsPath);
-    socket.onopen = function () { connEl.textContent = 'open'; if (!finished) { statusEl.textContent = 'running'; } };
+    window.slipwayStream = { socket: socket, connects: (window.slipwayStream || { connects: 0 }).connects + 1 };
+    socket.onopen = function () { connEl.textContent = 'open'; };
     socket.onmessage = function (event) {
       let message;
       try { message = JSON.parse(event.data); } catch (e) { return; }
@@ -78,7 +80,19 @@ _PAGE = """<!doctype html>
       timeout = setTimeout(connect, 2000);
     };
   }
+  // The execution's status from the API until the done message gives the final one.
+  function pollStatus() {
+    if (finished) { return; }
+    fetch(statusUrl, { headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (body && !finished) { statusEl.textContent = body.execution.status; }
+      })
+      .catch(function () {})
+      .finally(function () { if (!finished) { setTimeout(pollStatus, 2000); } });
+  }
   connect();
+  pollStatus();
 })();
 </script>
 </body>
@@ -86,21 +100,27 @@ _PAGE = """<!doctype html>
 """
 
 
-def _render(title: str, ws_path: str) -> str:
-    return _PAGE.replace("__TITLE__", html.escape(title)).replace("__WS_PATH__", json.dumps(ws_path))
+def _render(title: str, ws_path: str, status_path: str) -> str:
+    return (
+        _PAGE.replace("__TITLE__", html.escape(title))
+        .replace("__WS_PATH__", json.dumps(ws_path))
+        .replace("__STATUS_PATH__", json.dumps(status_path))
+    )
+
+
+def _execution_path(task_id: str, job_id: str, execution_id: str) -> str:
+    return f"/tasks/{quote(task_id, safe='')}/jobs/{quote(job_id, safe='')}/executions/{quote(execution_id, safe='')}/"
 
 
 def job_page(task_id: str, job_id: str) -> str:
-    """The live log of the job's last execution (NotFound for an unknown task or job)."""
-    lookups.require_job(task_id, job_id)
+    """The live log of the job's last execution (NotFound for an unknown task or job, or a job
+    with no execution yet)."""
+    _, execution = lookups.require_latest_execution(task_id, job_id)
     path = f"/tasks/{quote(task_id, safe='')}/jobs/{quote(job_id, safe='')}/ws/"
-    return _render(f"{task_id} / {job_id}", path)
+    return _render(f"{task_id} / {job_id}", path, _execution_path(task_id, job_id, execution.execution_id))
 
 
 def execution_page(task_id: str, job_id: str, execution_id: str) -> str:
     execution = lookups.require_execution(task_id, job_id, execution_id)
-    path = (
-        f"/tasks/{quote(task_id, safe='')}/jobs/{quote(job_id, safe='')}"
-        f"/executions/{quote(execution.execution_id, safe='')}/ws/"
-    )
-    return _render(f"{task_id} / {job_id} / {execution_id}", path)
+    status_path = _execution_path(task_id, job_id, execution.execution_id)
+    return _render(f"{task_id} / {job_id} / {execution_id}", status_path + "ws/", status_path)

@@ -106,9 +106,14 @@ class ExecutionRun:
         # and every claimed run ends by closing them with the final status.
         self._viewers = self.live_logs.open(execution.execution_id)
         try:
-            return self._run_claimed(execution, message.task_id, message.job_id)
-        finally:
-            self._viewers.close(execution.status, execution.exit_code)
+            disposition = self._run_claimed(execution, message.task_id, message.job_id)
+        except BaseException:
+            # A storage fault: the message stays and another attempt runs it; the viewers stay
+            # connected for that attempt's runner to serve.
+            self._viewers.abandon()
+            raise
+        self._viewers.close(execution.status, execution.exit_code)
+        return disposition
 
     def _run_claimed(self, execution: ExecutionModel, task_id: str, job_id: str) -> Disposition:
         self.job = job = store.get_job(task_id, job_id)

@@ -162,6 +162,11 @@ class ExecutionFanout:
 
     # -- the end ------------------------------------------------------------------------------
 
+    def abandon(self) -> None:
+        """Stop posting without closing anyone (the run did not end; another attempt will)."""
+        self._ended.set()
+        self._thread.join(timeout=5)
+
     def close(self, status: str, exit_code: int | None) -> None:
         """Send the last lines, then the done message, then close every viewer."""
         with self._lock:

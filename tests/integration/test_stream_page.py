@@ -43,6 +43,11 @@ def test_job_stream_page_shows_a_running_jobs_lines(api: Api, browser: webdriver
     WebDriverWait(browser, 20).until(lambda d: "tick-1" in shown_lines(d))
     status = api.get(enqueued["executionUrl"]).json()["execution"]["status"]
     assert status == "running", "the first line should be on the page before the job ends"
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "status").text == "running")
+    # A dropped connection (any close reason but done): the page reconnects, the backlog comes
+    # again, and the sequence numbers keep every line shown once.
+    browser.execute_script("window.slipwayStream.socket.close(4000, 'dropped by the test')")
+    WebDriverWait(browser, 20).until(lambda d: d.execute_script("return window.slipwayStream.connects") == 2)
     # ...then all of them once, and the final status.
     WebDriverWait(browser, 30).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-finished"))
     assert shown_lines(browser) == [f"tick-{i}" for i in range(1, 9)]
