@@ -117,3 +117,17 @@ def test_unknown_execution_is_refused(api: Api, task_id: str, suffix: str) -> No
     with pytest.raises(InvalidStatus) as refused:
         asyncio.run(attempt())
     assert refused.value.response.status_code == 404
+
+
+def test_management_api_answers_gone_for_an_unknown_connection(api: Api) -> None:
+    # The runner's own boto3 client against the front door's @connections, as against API Gateway.
+    from chalicelib import ws_api
+
+    with pytest.raises(ws_api.ConnectionGone):
+        ws_api.send("no-such-connection", "{}", endpoint=api.base_url)
+    ws_api.close("no-such-connection", endpoint=api.base_url)  # closing a gone one is no error
+
+
+def test_a_plain_get_on_a_ws_path_asks_for_an_upgrade(api: Api, task_id: str) -> None:
+    response = api.get(f"/tasks/{task_id}/jobs/x/ws/")
+    assert response.status_code == 426

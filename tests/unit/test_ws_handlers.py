@@ -136,3 +136,21 @@ def test_disconnect_forgets_the_viewer(tables: None, replays: list[Any]) -> None
     assert list(ConnectionModel.by_execution.query("0190-e1")) == []
     # A disconnect of an unknown (already forgotten) connection is no error.
     assert app.ws_disconnect(ws_event("$disconnect", "conn-4"), None)["statusCode"] == 200
+
+
+def test_replay_messages_are_the_whole_log_then_done(tables: None) -> None:
+    execution = make_execution("failed")
+    execution.log, execution.error, execution.exit_code = "a\nb\n", "boom\n", 2
+
+    frames = [json.loads(frame) for frame in log_replay.messages(execution, 64 * 1024)]
+
+    assert frames == [
+        {
+            "lines": [
+                {"seq": 1, "stream": "stdout", "text": "a"},
+                {"seq": 2, "stream": "stdout", "text": "b"},
+                {"seq": 3, "stream": "stderr", "text": "boom"},
+            ]
+        },
+        {"done": True, "status": "failed", "exitCode": 2},
+    ]
