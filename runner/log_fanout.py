@@ -44,11 +44,17 @@ class _Viewer:
     gone: bool = False
 
 
+# One backlog entry: (seq, stream, the line's bytes). Plain tuples: a 50 MB output is millions.
+_Entry = tuple[int, str, bytes]
+# Bytes an entry is counted for beyond its text (the JSON around it in a message, roughly).
+_ENTRY_OVERHEAD = 48
+
+
 @dataclass
 class _Backlog:
     """The execution's lines; the oldest are dropped past the byte budget."""
 
-    lines: list[LogLine] = field(default_factory=list)
+    lines: list[_Entry] = field(default_factory=list)
     base: int = 0  # absolute index of lines[0]
     size: int = 0
 
@@ -72,6 +78,8 @@ class ExecutionFanout:
         self._lock = threading.Lock()
         self._backlog = _Backlog()
         self._partial: dict[str, bytes] = {}
+        self._chunks: list[tuple[str, bytes]] = []
+        self._chunks_lock = threading.Lock()
         self._seq = 0
         self._viewers: dict[str, _Viewer] = {}
         self._looked_up_at: float | None = None
@@ -82,30 +90,51 @@ class ExecutionFanout:
     # -- the pump's side (never blocks on viewers) -----------------------------------------
 
     def feed(self, stream: str, chunk: bytes) -> None:
-        with self._lock:
+        """Only queues the chunk: the pump never waits on splitting, viewers or the network."""
+        with self._chunks_lock:
+            self._chunks.append((stream, chunk))
+
+    def _drain(self, final: bool = False) -> None:
+        """Turn the queued chunks into numbered lines (on the sender thread)."""
+        with self._chunks_lock:
+            chunks, self._chunks = self._chunks, []
+        entries: list[_Entry] = []
+        seq = self._seq
+        for stream, chunk in chunks:
             data = self._partial.pop(stream, b"") + chunk
             *complete, rest = data.split(b"\n")
             if rest:
                 self._partial[stream] = rest
             for raw in complete:
-                self._append(stream, raw)
-
-    def _append(self, stream: str, raw: bytes) -> None:
-        self._seq += 1
-        line = LogLine(self._seq, stream, raw.decode("utf-8", errors="replace").rstrip("\r"))
-        backlog = self._backlog
-        backlog.lines.append(line)
-        backlog.size += line.size
-        while backlog.size > self._settings.ws_backlog_bytes and len(backlog.lines) > 1:
-            backlog.size -= backlog.lines.pop(0).size
-            backlog.base += 1
+                seq += 1
+                entries.append((seq, stream, raw))
+        if final:
+            for stream, rest in sorted(self._partial.items()):
+                seq += 1
+                entries.append((seq, stream, rest))
+            self._partial.clear()
+        if not entries:
+            return
+        self._seq = seq
+        added = sum(len(raw) for _, _, raw in entries) + _ENTRY_OVERHEAD * len(entries)
+        with self._lock:
+            backlog = self._backlog
+            backlog.lines.extend(entries)
+            backlog.size += added
+            drop = 0
+            while backlog.size > self._settings.ws_backlog_bytes and drop < len(backlog.lines) - 1:
+                backlog.size -= len(backlog.lines[drop][2]) + _ENTRY_OVERHEAD
+                drop += 1
+            if drop:
+                del backlog.lines[:drop]
+                backlog.base += drop
 
     # -- the sender ---------------------------------------------------------------------------
 
     def _loop(self) -> None:
         while not self._ended.wait(self._settings.ws_flush_seconds):
             try:
-                self._round(final=False)
+                self._round()
             except Exception:
                 logger.exception("live log round of %s failed", self.execution_id)
 
@@ -122,13 +151,14 @@ class ExecutionFanout:
             if not self._viewers[connection_id].busy:
                 del self._viewers[connection_id]  # disconnected (its record is gone)
 
-    def _pending(self, viewer: _Viewer) -> list[LogLine]:
+    def _pending(self, viewer: _Viewer) -> list[_Entry]:
         backlog = self._backlog
         start = max(viewer.next_index, backlog.base) - backlog.base
         return backlog.lines[start:]
 
-    def _round(self, final: bool) -> list[Future[None]]:
-        self._refresh_viewers(force=final)
+    def _round(self) -> list[Future[None]]:
+        self._drain()
+        self._refresh_viewers(force=False)
         posts: list[Future[None]] = []
         with self._lock:
             for viewer in list(self._viewers.values()):
@@ -141,8 +171,9 @@ class ExecutionFanout:
                 posts.append(self._pool.submit(self._post, viewer, pending))
         return posts
 
-    def _post(self, viewer: _Viewer, lines: list[LogLine]) -> None:
+    def _post(self, viewer: _Viewer, entries: list[_Entry]) -> None:
         sent = 0
+        lines = [LogLine(seq, stream, _text(raw)) for seq, stream, raw in entries]
         try:
             for batch in live_logs.batches(lines, self._settings.ws_message_bytes):
                 self._send(viewer.connection_id, live_logs.lines_message(batch))
@@ -169,12 +200,9 @@ class ExecutionFanout:
 
     def close(self, status: str, exit_code: int | None) -> None:
         """Send the last lines, then the done message, then close every viewer."""
-        with self._lock:
-            for stream, rest in list(self._partial.items()):
-                self._append(stream, rest)
-            self._partial.clear()
         self._ended.set()
         self._thread.join(timeout=5)
+        self._drain(final=True)
         deadline = self._clock() + _FINAL_WAIT_SECONDS
         try:
             self._refresh_viewers(force=True)
@@ -184,7 +212,7 @@ class ExecutionFanout:
                     pending = any(self._pending(v) for v in self._viewers.values() if not v.gone)
                 if not busy and not pending:
                     break
-                wait(self._round(final=False), timeout=max(0.0, deadline - self._clock()))
+                wait(self._round(), timeout=max(0.0, deadline - self._clock()))
                 if busy:
                     time.sleep(self._settings.ws_flush_seconds)
             done = live_logs.done_message(status, exit_code)
@@ -202,6 +230,10 @@ class ExecutionFanout:
             pass
         except Exception:
             logger.exception("could not close viewer %s", connection_id)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
 class LogFanout:
