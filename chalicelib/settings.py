@@ -65,8 +65,9 @@ class Settings:
     # Endpoint of the WebSocket API's management API (``@connections``), e.g.
     # https://<api-id>.execute-api.<region>.amazonaws.com/<stage>; the local stack serves its own.
     ws_management_url: str = ""
-    # The runner posts the lines printed since its last post this often (seconds): latency first.
-    ws_flush_seconds: float = 0.02
+    # After output comes, the runner waits this long for more before posting it (seconds):
+    # latency first, yet a fast stream goes in batches, one post per viewer per period.
+    ws_flush_seconds: float = 0.005
     # How long the runner trusts its list of an execution's viewers before querying it again.
     ws_connections_refresh_seconds: float = 0.5
     # A connection record is forgotten this long after its connect (API Gateway closes at 2 h).

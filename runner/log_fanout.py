@@ -1,12 +1,13 @@
 """Live log fan-out: an execution's output lines to every WebSocket viewer, as they are printed.
 
-The docker log pump only appends to an in-memory list (``feed``); a sender thread per
-execution wakes every ``ws_flush_seconds`` and posts what each viewer has not had yet as one
-batch, to all viewers concurrently. A viewer new to the sender first gets the backlog, then
-the live lines, from the same list and the same per-viewer position, so nothing is lost or
-sent twice. A viewer whose post is still in flight is skipped this round (a slow viewer slows
-only itself); one that is gone is dropped. At the end: the last lines, a done message, close;
-the close fires the viewer's ``$disconnect``, which deletes its record (the runner never does).
+The docker log pump only queues its chunks (``feed``); a sender thread per execution wakes
+when output comes, lets a burst gather for ``ws_flush_seconds``, numbers the lines and posts
+what each viewer has not had yet as one batch, to all viewers concurrently. A viewer new to
+the sender first gets the backlog, then the live lines, from the same list and the same
+per-viewer position, so nothing is lost or sent twice. A viewer whose post is still in
+flight is skipped this round (a slow viewer slows only itself); one that is gone is dropped.
+At the end: the last lines, a done message, close; the close fires the viewer's
+``$disconnect``, which deletes its record (the runner never does).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ExecutionFanout:
         self._viewers: dict[str, _Viewer] = {}
         self._looked_up_at: float | None = None
         self._ended = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"fanout-{execution_id}", daemon=True)
         self._thread.start()
 
@@ -93,6 +95,7 @@ class ExecutionFanout:
         """Only queues the chunk: the pump never waits on splitting, viewers or the network."""
         with self._chunks_lock:
             self._chunks.append((stream, chunk))
+        self._wake.set()
 
     def _drain(self, final: bool = False) -> None:
         """Turn the queued chunks into numbered lines (on the sender thread)."""
@@ -132,7 +135,16 @@ class ExecutionFanout:
     # -- the sender ---------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self._ended.wait(self._settings.ws_flush_seconds):
+        """Sleep until output comes (or the viewer list is due a look), let a burst gather for
+        ``ws_flush_seconds``, post; a steady stream is thus posted once per that period."""
+        idle = self._settings.ws_connections_refresh_seconds
+        while not self._ended.is_set():
+            self._wake.wait(idle)
+            if self._ended.is_set():
+                return
+            if self._wake.is_set():
+                self._ended.wait(self._settings.ws_flush_seconds)
+                self._wake.clear()
             try:
                 self._round()
             except Exception:
@@ -190,17 +202,21 @@ class ExecutionFanout:
                     # Line ``seq`` n sits at absolute index n - 1, so the next to send is at n.
                     viewer.next_index = lines[sent - 1].seq
                 viewer.busy = False
+            if sent:
+                self._wake.set()  # lines printed during this post go out now, not at the next line
 
     # -- the end ------------------------------------------------------------------------------
 
     def abandon(self) -> None:
         """Stop posting without closing anyone (the run did not end; another attempt will)."""
         self._ended.set()
+        self._wake.set()
         self._thread.join(timeout=5)
 
     def close(self, status: str, exit_code: int | None) -> None:
         """Send the last lines, then the done message, then close every viewer."""
         self._ended.set()
+        self._wake.set()
         self._thread.join(timeout=5)
         self._drain(final=True)
         deadline = self._clock() + _FINAL_WAIT_SECONDS

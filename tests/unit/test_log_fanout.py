@@ -17,7 +17,7 @@ from chalicelib.live_logs import LogLine, batches, done_message, lines_message, 
 from chalicelib.settings import Settings
 from runner.log_fanout import ExecutionFanout
 
-SETTINGS = replace(Settings(), ws_flush_seconds=0.005, ws_connections_refresh_seconds=0.0)
+SETTINGS = replace(Settings(), ws_flush_seconds=0.002, ws_connections_refresh_seconds=0.01)
 
 
 class FakeApi:
