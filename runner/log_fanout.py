@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 _CONNECT_GRACE_SECONDS = 3.0
 # The most the end of an execution waits for its viewers' last posts.
 _FINAL_WAIT_SECONDS = 10.0
+# A viewer recorded just as the run ended may be missing from the index at the last look (a
+# GSI read can lag its write, and $connect reads the status after writing the record): one more
+# look this long after the end serves it the whole log and closes it.
+LATE_SWEEP_SECONDS = 2.0
 
 Sender = Callable[[str, str], None]
 Closer = Callable[[str], None]
@@ -237,6 +241,21 @@ class ExecutionFanout:
                     self._pool.submit(self._finish_viewer, viewer.connection_id, done)
         except Exception:
             logger.exception("closing the viewers of %s failed", self.execution_id)
+            return
+        sweep = threading.Timer(LATE_SWEEP_SECONDS, self._sweep_late, args=(set(self._viewers), done))
+        sweep.daemon = True
+        sweep.start()
+
+    def _sweep_late(self, known: set[str], done: str) -> None:
+        try:
+            self._refresh_viewers(force=True)
+            late = [viewer for key, viewer in list(self._viewers.items()) if key not in known]
+            for viewer in late:
+                self._post(viewer, self._pending(viewer))
+                if not viewer.gone:
+                    self._finish_viewer(viewer.connection_id, done)
+        except Exception:
+            logger.exception("late look at the viewers of %s failed", self.execution_id)
 
     def _finish_viewer(self, connection_id: str, done: str) -> None:
         try:

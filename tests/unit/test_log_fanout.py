@@ -15,6 +15,7 @@ import pytest
 from chalicelib import ws_api
 from chalicelib.live_logs import LogLine, batches, done_message, lines_message, text_lines
 from chalicelib.settings import Settings
+from runner import log_fanout
 from runner.log_fanout import ExecutionFanout
 
 SETTINGS = replace(Settings(), ws_flush_seconds=0.002, ws_connections_refresh_seconds=0.01)
@@ -156,6 +157,22 @@ def test_a_gone_viewer_is_dropped_after_the_connect_grace(api: FakeApi, pool: Th
     live.close("done", 0)
     pool.shutdown(wait=True)
     assert api.posts["gone"] == tried and api.closed == []
+
+
+def test_a_viewer_recorded_as_the_run_ends_is_served_by_the_late_look(
+    api: FakeApi, pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(log_fanout, "LATE_SWEEP_SECONDS", 0.1)
+    api.viewers = ["a"]
+    live = fanout(api, pool)
+    live.feed("stdout", b"1\n2\n")
+    live.close("done", 0)
+    api.viewers = ["a", "late"]  # its record shows in the index only after the last look
+
+    eventually(lambda: "late" in api.closed)
+    assert api.texts("late") == ["1", "2"]
+    assert api.done("late") == {"done": True, "status": "done", "exitCode": 0}
+    assert api.closed.count("a") == 1
 
 
 def test_backlog_is_bounded(api: FakeApi, pool: ThreadPoolExecutor) -> None:
