@@ -8,8 +8,24 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Rate, Response
+from chalice.app import WebsocketEvent
 
-from chalicelib import dispatcher, farm_status, health, hosts, jobs, lookups, outputs, queries, stopping, views
+from chalicelib import (
+    dispatcher,
+    farm_status,
+    health,
+    hosts,
+    jobs,
+    log_replay,
+    log_viewers,
+    lookups,
+    outputs,
+    queries,
+    stopping,
+    stream_page,
+    views,
+    ws_api,
+)
 from chalicelib.clock import utcnow
 from chalicelib.errors import SlipwayError, ValidationError
 from chalicelib.models import HostModel
@@ -19,6 +35,7 @@ from chalicelib.settings import get_settings
 from chalicelib.urls import Urls
 
 app = Chalice(app_name="slipway")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 settings = get_settings()
 
 JOB = "/tasks/{task_id}/jobs/{job_id}"
@@ -92,6 +109,10 @@ def _text(output: outputs.Output) -> Response:
     if output.redirect_url is not None:
         return Response(body="", status_code=302, headers={"Location": output.redirect_url})
     return Response(body=output.text or "", headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _html(page: str) -> Response:
+    return Response(body=page, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 def _job_answer(task_id: str, job_id: str) -> dict[str, Any]:
@@ -230,6 +251,44 @@ def stop_execution(task_id: str, job_id: str, execution_id: str) -> dict[str, An
         "job": views.job_ref(task_id, job_id, urls),
         "task": views.task_ref(task_id, urls),
     }
+
+
+@route(JOB + "/stream")
+def stream_job(task_id: str, job_id: str) -> Response:
+    return _html(stream_page.job_page(task_id, job_id))
+
+
+@route(JOB + "/stream/executions/{execution_id}")
+def stream_execution(task_id: str, job_id: str, execution_id: str) -> Response:
+    return _html(stream_page.execution_page(task_id, job_id, execution_id))
+
+
+# -- WebSocket log tails (the ids come as query parameters: see infra/cdk/functions/ws_path.js) --
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> Response:
+    raw = event.to_dict()
+    params = raw.get("queryStringParameters") or {}
+    endpoint = ws_api.endpoint_of(raw["requestContext"]["apiId"], event.stage, settings.region)
+    try:
+        log_viewers.connect(
+            event.connection_id, params.get("taskId"), params.get("jobId"), params.get("executionId"), endpoint
+        )
+    except SlipwayError as exc:
+        return Response(body=exc.to_dict(), status_code=exc.status_code)
+    return Response(body="", status_code=200)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    log_viewers.disconnect(event.connection_id)
+
+
+@app.lambda_function(name="ws_replay")
+def ws_replay(event: dict[str, str], context: Any) -> None:
+    """Invoked asynchronously by the connect handler: a finished execution's log to a viewer."""
+    log_replay.deliver(event["connectionId"], event["jobId"], event["executionId"], event.get("endpoint"))
 
 
 # -- background handlers ---------------------------------------------------------------------

@@ -249,6 +249,33 @@ class SlotModel(Model):
     lease_until = NumberAttribute()
 
 
+class ConnectionsByExecution(GlobalSecondaryIndex["ConnectionModel"]):
+    """The viewers of one execution: what the runner posts each log batch to."""
+
+    class Meta:
+        index_name = "by-execution"
+        projection = AllProjection()
+
+    execution_id = UnicodeAttribute(hash_key=True)
+
+
+class ConnectionModel(Model):
+    """One open WebSocket of a log viewer, recorded by ``$connect`` (pk: API Gateway's id)."""
+
+    class Meta(_Meta):
+        table_name = _settings.connections_table
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    execution_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    task_id = UnicodeAttribute()
+    connected_at = UTCDateTimeAttribute()
+    # DynamoDB deletes the record after this instant, should no disconnect ever arrive.
+    expires_at = TTLAttribute()
+
+    by_execution = ConnectionsByExecution()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TaskModel,
     TaskWordModel,
@@ -257,4 +284,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     CounterModel,
     HostModel,
     SlotModel,
+    ConnectionModel,
 )

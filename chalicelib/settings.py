@@ -96,6 +96,23 @@ class Settings:
     slot_lease_seconds: int = 60
     # A message that finds no free slot in its pool is sent again this many seconds later.
     slot_retry_seconds: int = 2
+    # Endpoint of the WebSocket API's management API (``@connections``), e.g.
+    # https://<api-id>.execute-api.<region>.amazonaws.com/<stage>; the local stack serves its own.
+    ws_management_url: str = ""
+    # After output comes, the runner waits this long for more before posting it (seconds):
+    # latency first, yet a fast stream goes in batches, one post per viewer per period.
+    ws_flush_seconds: float = 0.005
+    # How long the runner trusts its list of an execution's viewers before querying it again.
+    ws_connections_refresh_seconds: float = 0.5
+    # A connection record is forgotten this long after its connect (API Gateway closes at 2 h).
+    ws_connection_ttl_seconds: int = 7200
+    # Largest WebSocket message the runner posts (API Gateway accepts 128 KB).
+    ws_message_bytes: int = 96 * 1024
+    # Lambda that replays a finished execution's log after a connect (asynchronous invoke);
+    # empty: the replay runs on a thread of this process (the local stack).
+    ws_replay_function: str = ""
+    # Output of a running execution kept in the runner's memory for viewers connecting late.
+    ws_backlog_bytes: int = 8 * 1024 * 1024
 
     @property
     def tasks_table(self) -> str:
@@ -120,6 +137,10 @@ class Settings:
     @property
     def counters_table(self) -> str:
         return f"{self.stage}-slipway-counters"
+
+    @property
+    def connections_table(self) -> str:
+        return f"{self.stage}-slipway-ws-connections"
 
     @property
     def job_queue(self) -> str:

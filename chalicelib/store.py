@@ -421,6 +421,9 @@ def finish_execution(
         if exc.cause_response_code == "TransactionCanceledException":
             return False
         raise
+    # A transaction does not refresh the item as a plain update does: mirror what was written.
+    for name, value in values.items():
+        setattr(execution, name, value)
     return True
 
 

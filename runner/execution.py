@@ -28,6 +28,7 @@ from chalicelib.stopping import request_stop
 from runner import labels
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
 from runner.farm import Admission, FarmMember
+from runner.log_fanout import ExecutionFanout, LogFanout
 from runner.output import StreamCapture
 
 logger = logging.getLogger(__name__)
@@ -64,10 +65,13 @@ class ExecutionRun:
         clock: Callable[[], datetime] = utcnow,
         on_output: OutputListener | None = None,
         farm: FarmMember | None = None,
+        live_logs: LogFanout | None = None,
     ) -> None:
         self.farm = farm
         self.admission: Admission | None = None
         self.received = received
+        self.live_logs = live_logs
+        self._viewers: ExecutionFanout | None = None
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -168,6 +172,26 @@ class ExecutionRun:
             return self._not_claimed(claim.execution)
         self.execution = execution = claim.execution
         assert execution is not None
+        if self.live_logs is None:
+            return self._run_claimed(execution, message)
+        # Viewers may be waiting from before the start: they are served from the claim on,
+        # and every claimed run ends by closing them with the final status.
+        self._viewers = self.live_logs.open(execution.execution_id)
+        try:
+            disposition = self._run_claimed(execution, message)
+        except BaseException:
+            # A storage fault: the message stays and another attempt runs it; the viewers stay
+            # connected for that attempt's runner to serve.
+            self._viewers.abandon()
+            raise
+        if ExecutionStatus(execution.status).is_finished:
+            self._viewers.close(execution.status, execution.exit_code)
+        else:
+            # Handed back (a host fault, a drain): the next runner serves the same viewers.
+            self._viewers.abandon()
+        return disposition
+
+    def _run_claimed(self, execution: ExecutionModel, message: ExecutionMessage) -> Disposition:
         self.job = job = store.get_job(message.task_id, message.job_id)
         if job is None:
             self._finish(ExecutionStatus.FAILED, error="the job was deleted before its execution started")
@@ -383,6 +407,8 @@ class ExecutionRun:
             logger.exception("output of %s was cut", self.container_id)
 
     def _notify(self, stream: str, chunk: bytes) -> None:
+        if self._viewers is not None:
+            self._viewers.feed(stream, chunk)
         if self.on_output is not None and self.execution is not None:
             try:
                 self.on_output(self.execution, stream, chunk)

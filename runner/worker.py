@@ -26,6 +26,7 @@ from runner.execution import Disposition, ExecutionRun, OutputListener
 from runner.farm import FarmMember
 from runner.heartbeats import ExecutionHeartbeats
 from runner.housekeeping import ContainerRemover
+from runner.log_fanout import LogFanout
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class Runner:
         self.engine = engine or DockerEngine()
         self.clock = clock
         self.on_output = on_output
+        # Live log tails, when a WebSocket API is configured to post them to.
+        self.live_logs = LogFanout(settings) if settings.ws_management_url else None
         self._pool = ThreadPoolExecutor(max_workers=settings.runner_concurrency, thread_name_prefix="execution")
         self._in_flight: dict[str, Received] = {}
         self._lock = threading.Lock()
@@ -190,7 +193,13 @@ class Runner:
 
     def _execute(self, received: Received) -> Disposition:
         run = ExecutionRun(
-            received, self.engine, self.settings, clock=self.clock, on_output=self.on_output, farm=self.farm
+            received,
+            self.engine,
+            self.settings,
+            clock=self.clock,
+            on_output=self.on_output,
+            farm=self.farm,
+            live_logs=self.live_logs,
         )
         run.remove_later = self._remover.remove_later
         key = received.message.execution_id if received.message else received.message_id

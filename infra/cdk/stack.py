@@ -190,6 +190,7 @@ class SlipwayStack(Stack):
         self.rest_api = self.resources.get("RestAPI")
         self.websocket_api = self.resources.get("WebsocketAPI")
         self._use_api_role()
+        self._wire_replay_function()
         self._grant_api()
         self._grant_runner()
         self.distribution = self._front_door()
@@ -350,6 +351,29 @@ class SlipwayStack(Stack):
                 f"{self.websocket_api.ref}/{self.api_stage}/*/@connections/*"
             )
             self._grant(role, WEBSOCKET_ACTIONS, [connections])
+        replay = self._replay_function()
+        if replay is not None:
+            # The $connect handler invokes it asynchronously for a finished execution's log.
+            self._grant(role, ("lambda:InvokeFunction",), [replay.get_att("Arn").to_string()])
+
+    def _ws_connections_arn(self) -> str:
+        assert self.websocket_api is not None
+        return (
+            f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+            f"{self.websocket_api.ref}/{self.api_stage}/*/@connections/*"
+        )
+
+    def _replay_function(self) -> CfnResource | None:
+        """The app's ``ws_replay`` Lambda (Chalice names its resource after the function)."""
+        return next((r for r in self.functions if r.node.id.lower().replace("_", "") == "wsreplay"), None)
+
+    def _wire_replay_function(self) -> None:
+        replay = self._replay_function()
+        if replay is None:
+            return
+        for function in self.functions:
+            if function is not replay:
+                function.add_property_override("Environment.Variables.SLIPWAY_WS_REPLAY_FUNCTION", replay.ref)
 
     def _grant_runner(self) -> None:
         role = self.runner_role
@@ -360,6 +384,9 @@ class SlipwayStack(Stack):
         self._grant(role, SLOT_TABLE_ACTIONS_RUNNER, [self.tables["SlotModel"].table_arn])
         self._grant(role, ("dynamodb:Query",), self._index_arns())
         self._grant(role, BUCKET_OBJECT_ACTIONS_RUNNER, [b.arn_for_objects("*") for b in self.buckets])
+        if self.websocket_api is not None:
+            # The runner posts log batches to the viewers and closes them at the end.
+            self._grant(role, WEBSOCKET_ACTIONS, [self._ws_connections_arn()])
 
     # -- the front door --------------------------------------------------------------------
 
@@ -463,7 +490,11 @@ class SlipwayStack(Stack):
 
     def runner_environment(self) -> dict[str, str]:
         """What a runner host needs in its environment (besides credentials from its role)."""
-        return {**settings_environment(self.settings), "AWS_DEFAULT_REGION": Aws.REGION}
+        env = {**settings_environment(self.settings), "AWS_DEFAULT_REGION": Aws.REGION}
+        if self.websocket_api is not None and not self.settings.ws_management_url:
+            domain = self._execute_api_domain(self.websocket_api)
+            env["SLIPWAY_WS_MANAGEMENT_URL"] = f"https://{domain}/{self.api_stage}"
+        return env
 
     def _outputs(self) -> None:
         if self.rest_api is None:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from chalicelib.settings import Settings
 from infra.local.gateway import RestGateway, build_app
+from infra.local.websockets import LocalWebsocketApi
 
 logger = logging.getLogger("slipway.local")
 
@@ -18,7 +19,8 @@ def serve(host: str, port: int, settings: Settings) -> None:
     import app as chalice_module
 
     rest = RestGateway(chalice_module.app)
-    application = build_app(rest)
+    websockets = LocalWebsocketApi(chalice_module.app, settings.stage)
+    application = build_app(rest, websockets.routes())
     asyncio.run(_serve(application, host, port, settings))
 
 

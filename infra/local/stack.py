@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         os.environ["SLIPWAY_STAGE"] = args.stage
+        # This process's front door answers the WebSocket management API (@connections).
+        os.environ.setdefault("SLIPWAY_WS_MANAGEMENT_URL", f"http://127.0.0.1:{args.port}")
         # Imported only now: settings and table names are read from the environment at import.
         from chalicelib.settings import get_settings
         from infra.local.provision import provision

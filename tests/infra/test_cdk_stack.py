@@ -291,6 +291,8 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
     }
     # Only the slots table may have items deleted: a runner gives back the slots it held.
     expected[slot_table] = expected[slot_table] | {"dynamodb:DeleteItem"}
+    # The runner posts live log lines to the WebSocket viewers and closes them at the end.
+    expected |= {r: {"execute-api:ManageConnections"} for r in by_resource if "/@connections/*" in r}
     assert by_resource == expected
     template = Template.from_json(synthesized.template)
     template.has_resource_properties(
@@ -403,3 +405,22 @@ def test_no_function_keeps_the_packaging_placeholder_role(variant: str, request:
     assert stack_module.PLACEHOLDER_ROLE_ARN not in json.dumps(synthesis.template)
     template = Template.from_json(synthesis.template)
     template.resource_count_is("AWS::CloudFront::Distribution", 1)
+
+
+def test_live_logs_wiring_of_the_real_app(synthesized: Synthesis) -> None:
+    # The runner posts to the viewers: it may manage the connections and knows the endpoint.
+    assert _websocket_declared(synthesized)
+    [resource] = _grants(synthesized, "RunnerRole")["execute-api:ManageConnections"]
+    assert "WebsocketAPI" in resource and "/@connections/*" in resource
+    environment = json.dumps(synthesized.template["Outputs"]["RunnerEnvironment"]["Value"])
+    assert "SLIPWAY_WS_MANAGEMENT_URL=https://" in environment
+    # $connect replays a finished execution's log through the ws_replay Lambda, asynchronously.
+    functions = synthesized.resources("AWS::Serverless::Function")
+    [replay_id] = [logical_id for logical_id in functions if logical_id.lower().startswith("wsreplay")]
+    wired = [
+        f["Properties"]["Environment"]["Variables"].get("SLIPWAY_WS_REPLAY_FUNCTION")
+        for logical_id, f in functions.items()
+        if logical_id != replay_id
+    ]
+    assert wired and all(value == {"Ref": replay_id} for value in wired)
+    assert "lambda:InvokeFunction" in _grants(synthesized, "ApiFunctionRole")
