@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Rate, Response
+from chalice.app import SQSEvent
 
-from chalicelib import dispatcher, health, jobs, lookups, outputs, queries, stopping, views
+from chalicelib import dispatcher, health, jobs, lookups, notifications, outputs, queries, stopping, views
 from chalicelib.errors import SlipwayError
+from chalicelib.logs_setup import install_redaction
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
 from chalicelib.settings import get_settings
@@ -18,6 +20,7 @@ from chalicelib.urls import Urls
 
 app = Chalice(app_name="slipway")
 settings = get_settings()
+install_redaction()
 
 JOB = "/tasks/{task_id}/jobs/{job_id}"
 # Bodies are parsed as JSON whatever the client labels them (curl -d sends a form type).
@@ -212,3 +215,10 @@ def dispatch_due(event: Any) -> dict[str, int]:
     """EventBridge, every minute: create what is due in the look-ahead, resend what was lost."""
     report = dispatcher.tick()
     return {"created": len(report.created), "skipped": report.skipped, "resent": len(report.resent)}
+
+
+@app.on_sqs_message(queue=settings.notifications_queue, batch_size=10, name="notifications")
+def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
+    """SQS: webhooks and e-mails of execution events; failed records are reported one by one
+    (``batchItemFailures``), so one bad receiver never replays the whole batch."""
+    return notifications.handle_batch(event.to_dict(), event.context)

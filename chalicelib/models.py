@@ -10,7 +10,9 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -157,6 +159,8 @@ class ExecutionModel(Model):
     stop_requested = BooleanAttribute(default=False)
     awaiting_shard = UnicodeAttribute(null=True)
     dispatch_at = NumberAttribute(null=True)
+    # One map per webhook POST or e-mail attempt (chalicelib.notifications), appended in place.
+    dispatches = ListAttribute(null=True)
 
     awaiting_dispatch = ExecutionsAwaitingDispatch()
 
@@ -171,4 +175,23 @@ class CounterModel(Model):
     value = NumberAttribute(default=0)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TaskModel, TaskWordModel, JobModel, ExecutionModel, CounterModel)
+class DeliveryIdempotencyModel(Model):
+    """Powertools idempotency records of notification deliveries: one per (execution, event,
+    target, attempt), so a duplicate SQS delivery never POSTs or mails twice. Only the keys
+    and the TTL are declared; Powertools writes the other attributes itself."""
+
+    class Meta(_Meta):
+        table_name = f"{_settings.stage}-slipway-delivery-idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TaskModel,
+    TaskWordModel,
+    JobModel,
+    ExecutionModel,
+    CounterModel,
+    DeliveryIdempotencyModel,
+)

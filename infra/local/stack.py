@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         os.environ["SLIPWAY_STAGE"] = args.stage
+        # Webhooks and e-mails link back here (no request to take the host from).
+        os.environ.setdefault("SLIPWAY_LINKS_BASE_URL", f"http://localhost:{args.port}")
         # Imported only now: settings and table names are read from the environment at import.
         from chalicelib.settings import get_settings
         from infra.local.provision import provision
