@@ -31,7 +31,9 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
             response.read(64 * 1024)
             status, error = int(response.status), None
     except urllib.error.HTTPError as exc:
-        status, error = int(exc.code), f"HTTP {exc.code} {exc.reason}"
+        # urllib raises for every status it does not follow, 3xx included.
+        status = int(exc.code)
+        error = None if status < 400 else f"HTTP {status} {exc.reason}".strip()
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         status, error = None, f"{type(exc).__name__}: {reason}"
