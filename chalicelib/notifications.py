@@ -54,7 +54,7 @@ FINISHED = "finished"
 WEBHOOK = "webhook"
 EMAIL = "email"
 # How long a delivery attempt is remembered as done (duplicates come within minutes).
-_IDEMPOTENCY_SECONDS = 6 * 3600
+_IDEMPOTENCY_CONFIG = IdempotencyConfig(expires_after_seconds=6 * 3600)
 
 
 # -- which deliveries an event owes (pure) -----------------------------------------------------
@@ -184,6 +184,10 @@ def execution_ended(execution: ExecutionModel, status: str, spec: JobSpec | None
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """An SQS batch: each record handled alone; the failed ones are reported for SQS to
     deliver again (and to park in the dead-letter queue after ``max_receive_count``)."""
+    if context is not None:
+        # An attempt cut short by the Lambda's timeout is then retried once the invocation
+        # would have ended, instead of staying "in progress" until the record expires.
+        _IDEMPOTENCY_CONFIG.register_lambda_context(context)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
 
@@ -266,8 +270,9 @@ def _deliver_once() -> Any:
     persistence = DynamoDBPersistenceLayer(
         table_name=DeliveryIdempotencyModel.Meta.table_name, boto3_client=client("dynamodb")
     )
-    config = IdempotencyConfig(expires_after_seconds=_IDEMPOTENCY_SECONDS)
-    return idempotent_function(_deliver, data_keyword_argument="delivery", persistence_store=persistence, config=config)
+    return idempotent_function(
+        _deliver, data_keyword_argument="delivery", persistence_store=persistence, config=_IDEMPOTENCY_CONFIG
+    )
 
 
 def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:

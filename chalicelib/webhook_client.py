@@ -18,8 +18,18 @@ class HttpOutcome:
 
     @property
     def delivered(self) -> bool:
-        # As fastlane: any answer below 400 is a delivery (redirects are not followed for POST).
+        # As fastlane: any answer below 400 is a delivery (redirects are not followed).
         return self.status_code is not None and self.status_code < 400
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver's redirect is its answer: never re-sent elsewhere (as a GET, without the body)."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpOutcome:
@@ -27,7 +37,7 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
     request = urllib.request.Request(url, data=body, headers=request_headers, method="POST")
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             response.read(64 * 1024)
             status, error = int(response.status), None
     except urllib.error.HTTPError as exc:

@@ -21,6 +21,8 @@ class Handler(BaseHTTPRequestHandler):
         SEEN.append((self.path, dict(self.headers.items()), body))
         status = int(self.path.strip("/") or 200)
         self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "/200")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -46,12 +48,16 @@ def test_a_post_carries_the_body_and_the_hook_headers(base: str) -> None:
     assert headers["X-Token"] == "t" and headers["User-Agent"] == "mine"  # the hook's headers win
 
 
-@pytest.mark.parametrize(("status", "delivered"), [(201, True), (204, True), (399, True), (400, False), (503, False)])
+@pytest.mark.parametrize(
+    ("status", "delivered"),
+    [(201, True), (204, True), (302, True), (307, True), (399, True), (400, False), (503, False)],
+)
 def test_below_400_is_a_delivery(base: str, status: int, delivered: bool) -> None:
     outcome = post_json(f"{base}/{status}", b"{}", {}, timeout=5)
 
     assert (outcome.status_code, outcome.delivered) == (status, delivered)
     assert (outcome.error is None) is delivered
+    assert SEEN[-1][0] == f"/{status}"  # a redirect is not followed
 
 
 def test_no_answer_is_an_error_without_a_status() -> None:
