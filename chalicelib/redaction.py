@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 MASK = "***"
 
@@ -17,6 +18,20 @@ def is_secret_name(name: str, words: Iterable[str]) -> bool:
 def redact_envs(envs: dict[str, str], words: Iterable[str]) -> dict[str, str]:
     words = tuple(words)
     return {name: MASK if is_secret_name(name, words) else value for name, value in envs.items()}
+
+
+# Headers that carry credentials whatever the configured words say.
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def redact_webhooks(webhooks: dict[str, list[dict[str, Any]]], words: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """The job's hooks as the API shows them: header values that look like credentials masked
+    (a name holding a secret word, or Authorization/Cookie). Deliveries use the real ones."""
+    words = tuple(words) + CREDENTIAL_HEADERS
+    return {
+        event: [hook | {"headers": redact_envs(hook.get("headers") or {}, words)} for hook in hooks]
+        for event, hooks in webhooks.items()
+    }
 
 
 # ``NAME=value``, ``NAME: value``, ``"NAME": "value"``: what a log line that shows an env var looks like.

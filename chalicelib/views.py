@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.clock import to_iso
 from chalicelib.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.pagination import Page
-from chalicelib.redaction import redact_envs
+from chalicelib.redaction import redact_envs, redact_webhooks
 from chalicelib.settings import get_settings
 from chalicelib.urls import Urls
 
@@ -94,7 +94,7 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> dict[st
         "startingDeadlineSeconds": spec.get("startingDeadlineSeconds"),
         "timeout": spec.get("timeout") or get_settings().hard_timeout_seconds,
         "timezone": spec.get("timezone"),
-        "webhooks": spec.get("webhooks") or {},
+        "webhooks": redact_webhooks(spec.get("webhooks") or {}, words),
     }
 
 

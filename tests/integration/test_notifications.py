@@ -298,7 +298,7 @@ def test_secret_env_values_are_masked_in_the_api_the_webhooks_and_the_emails(
         task_id,
         command,
         envs=envs,
-        webhooks={"finishes": [{"url": receiver.url(path)}]},
+        webhooks={"finishes": [{"url": receiver.url(path), "headers": {"Authorization": f"Bearer {SECRET}"}}]},
         notify={"finishes": [address]},
     )
     execution = napi.wait_finished(answer["executionUrl"])
@@ -307,8 +307,10 @@ def test_secret_env_values_are_masked_in_the_api_the_webhooks_and_the_emails(
 
     job = napi.get(answer["jobUrl"]).json()["job"]
     assert job["metadata"]["envs"] == expected
+    assert job["metadata"]["webhooks"]["finishes"][0]["headers"] == {"Authorization": "***"}
     [hit] = receiver.wait_for(path, 1)
     assert hit.json["envs"] == expected
+    assert hit.headers["Authorization"] == f"Bearer {SECRET}"  # the receiver gets the real header
     [mail] = smtp.wait_for(address, 1)
     assert '"DB_PASSWORD": "***"' in mail.text
 

@@ -7,7 +7,14 @@ import logging
 
 import pytest
 
-from chalicelib.redaction import MASK, RedactingFilter, is_secret_name, redact_envs, redact_text
+from chalicelib.redaction import (
+    MASK,
+    RedactingFilter,
+    is_secret_name,
+    redact_envs,
+    redact_text,
+    redact_webhooks,
+)
 from chalicelib.settings import Settings, current_secret_env_words
 
 DEFAULT_WORDS = Settings.__dataclass_fields__["secret_env_words"].default
@@ -150,3 +157,16 @@ def test_the_words_of_the_filter_follow_the_environment(monkeypatch: pytest.Monk
     assert current_secret_env_words() == DEFAULT_WORDS
     monkeypatch.setenv("SLIPWAY_SECRET_ENV_WORDS", "Token")
     assert current_secret_env_words() == ("token",)
+
+
+def test_webhook_headers_that_look_like_credentials_are_masked() -> None:
+    hooks = {
+        "fails": [{"url": "http://a", "headers": {"Authorization": "Bearer t", "X-Api-Key": "k", "X-Team": "blue"}}],
+        "finishes": [{"url": "http://b", "retries": 2}],
+    }
+
+    assert redact_webhooks(hooks, DEFAULT_WORDS) == {
+        "fails": [{"url": "http://a", "headers": {"Authorization": MASK, "X-Api-Key": MASK, "X-Team": "blue"}}],
+        "finishes": [{"url": "http://b", "retries": 2, "headers": {}}],
+    }
+    assert hooks["fails"][0]["headers"]["Authorization"] == "Bearer t"  # the job keeps the real ones
