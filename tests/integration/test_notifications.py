@@ -162,6 +162,22 @@ def test_a_stopped_execution_fires_finishes_only(napi: Api, receiver: WebhookRec
     assert receiver.at(f"/{prefix}/succeeds") == [] and receiver.at(f"/{prefix}/fails") == []
 
 
+def test_a_scheduled_run_stopped_before_it_starts_fires_finishes(
+    napi: Api, receiver: WebhookReceiver, task_id: str
+) -> None:
+    prefix = uuid.uuid4().hex
+    answer = _enqueue(napi, task_id, "echo never", startIn="40s", webhooks=_hooks(receiver, prefix))
+    job = napi.wait_for(answer["jobUrl"], lambda b: bool(b["job"]["executions"]))["job"]
+    [pending] = job["executions"]
+    assert pending["status"] == "enqueued"
+    # The API ends it itself (no runner holds it), then publishes the event.
+    assert napi.post(f"{pending['url']}stop/").status_code == 200
+    [hit] = receiver.wait_for(f"/{prefix}/finishes", 1)
+    assert hit.json["status"] == "stopped" and hit.json["executionId"] == pending["executionId"]
+    time.sleep(SETTLE_SECONDS)
+    assert all(receiver.at(f"/{prefix}/{event}") == [] for event in ("starts", "succeeds", "fails"))
+
+
 # -- retries and the dead-letter queue ------------------------------------------------------------
 
 
