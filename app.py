@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Chalice, Rate, Response
-from chalice.app import WebsocketEvent
+from chalice.app import SQSEvent, WebsocketEvent
 
 from chalicelib import (
     dispatcher,
@@ -19,6 +19,7 @@ from chalicelib import (
     log_replay,
     log_viewers,
     lookups,
+    notifications,
     outputs,
     queries,
     stopping,
@@ -28,6 +29,7 @@ from chalicelib import (
 )
 from chalicelib.clock import utcnow
 from chalicelib.errors import SlipwayError, ValidationError
+from chalicelib.logs_setup import install_redaction
 from chalicelib.models import HostModel
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
@@ -37,6 +39,7 @@ from chalicelib.urls import Urls
 app = Chalice(app_name="slipway")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 settings = get_settings()
+install_redaction()
 
 JOB = "/tasks/{task_id}/jobs/{job_id}"
 # Bodies are parsed as JSON whatever the client labels them (curl -d sends a form type).
@@ -299,3 +302,10 @@ def dispatch_due(event: Any) -> dict[str, int]:
     """EventBridge, every minute: create what is due in the look-ahead, resend what was lost."""
     report = dispatcher.tick()
     return {"created": len(report.created), "skipped": report.skipped, "resent": len(report.resent)}
+
+
+@app.on_sqs_message(queue=settings.notifications_queue, batch_size=10, name="notifications")
+def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
+    """SQS: webhooks and e-mails of execution events; failed records are reported one by one
+    (``batchItemFailures``), so one bad receiver never replays the whole batch."""
+    return notifications.handle_batch(event.to_dict(), event.context)

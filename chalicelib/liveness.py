@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from chalicelib import store
+from chalicelib import log_replay, notifications, store
 from chalicelib.clock import to_iso, utcnow
 from chalicelib.executions import send
 from chalicelib.models import ExecutionModel
@@ -71,11 +71,18 @@ def give_up(execution: ExecutionModel, now: datetime, error: str, heartbeat_at: 
     when a stop had been asked for. False when it had already ended or changed hands."""
     status = ExecutionStatus.STOPPED if execution.stop_requested else ExecutionStatus.FAILED
     job = store.get_job(execution.task_id, execution.job_id)
-    retry = plan_retry(execution, status, job, JobSpec.from_dict(job.spec), now) if job is not None else None
+    spec = JobSpec.from_dict(job.spec) if job is not None else None
+    retry = plan_retry(execution, status, job, spec, now) if job is not None and spec is not None else None
     values = {"status": status.value, "finished_at": now, "error": error}
     if not store.finish_execution(execution, values, retry, heartbeat_at=heartbeat_at):
         return False
     logger.warning("execution %s ended %s: %s", execution.execution_id, status.value, error)
+    # Webhooks, e-mails and live viewers learn of this end as of any other.
+    notifications.execution_ended(execution, status.value, spec)
+    try:
+        log_replay.close_viewers(execution)
+    except Exception:
+        logger.exception("could not close the live viewers of %s", execution.execution_id)
     if retry is not None:
         send(retry, now)
         logger.info("execution %s will be retried as %s", execution.execution_id, retry.execution_id)

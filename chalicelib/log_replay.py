@@ -83,3 +83,22 @@ def deliver(connection_id: str, job_id: str, execution_id: str, endpoint: str | 
         logger.exception("replay of %s to %s failed", execution_id, connection_id)
     finally:
         live_logs.forget(connection_id)
+
+
+def close_viewers(execution: ExecutionModel) -> int:
+    """Send the final status to every viewer of an execution no runner will end (its runner went
+    silent and the reconciler ended it), then close them; answers how many there were. Needs the
+    management endpoint in settings (runners have it); elsewhere viewers close at their TTL."""
+    if not get_settings().ws_management_url:
+        return 0
+    done = live_logs.done_message(execution.status, execution.exit_code)
+    connections = live_logs.viewers(execution.execution_id)
+    for connection_id in connections:
+        try:
+            ws_api.send(connection_id, done)
+            ws_api.close(connection_id)
+        except ws_api.ConnectionGone:
+            pass
+        finally:
+            live_logs.forget(connection_id)
+    return len(connections)

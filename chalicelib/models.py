@@ -10,6 +10,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -181,6 +182,8 @@ class ExecutionModel(Model):
     # Set while a runner holds the execution; heartbeat_at is its last sign of life (epoch s).
     active_shard = UnicodeAttribute(null=True)
     heartbeat_at = NumberAttribute(null=True)
+    # One map per webhook POST or e-mail attempt (chalicelib.notifications), appended in place.
+    dispatches = ListAttribute(null=True)
 
     awaiting_dispatch = ExecutionsAwaitingDispatch()
     by_heartbeat = ExecutionsByHeartbeat()
@@ -276,6 +279,18 @@ class ConnectionModel(Model):
     by_execution = ConnectionsByExecution()
 
 
+class DeliveryIdempotencyModel(Model):
+    """Powertools idempotency records of notification deliveries: one per (execution, event,
+    target, attempt), so a duplicate SQS delivery never POSTs or mails twice. Only the keys
+    and the TTL are declared; Powertools writes the other attributes itself."""
+
+    class Meta(_Meta):
+        table_name = f"{_settings.stage}-slipway-delivery-idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TaskModel,
     TaskWordModel,
@@ -285,4 +300,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     HostModel,
     SlotModel,
     ConnectionModel,
+    DeliveryIdempotencyModel,
 )

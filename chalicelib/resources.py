@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from chalicelib.pools import all_pools
 from chalicelib.settings import Settings
 
+# Visibility of a notification message while a consumer holds it (the Lambda times out at 30 s).
+NOTIFICATIONS_VISIBILITY_SECONDS = 180
+
 
 @dataclass(frozen=True)
 class QueueSpec:
@@ -39,6 +42,16 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
                 max_receive_count=10,
             )
             for name in job_queue_names(settings)
+        ),
+        # Deliveries whose retries ran out are put here by the consumer, and so are events the
+        # consumer failed on this many times.
+        QueueSpec(settings.notifications_dead_letter_queue, visibility_timeout=30, retention_seconds=14 * 24 * 3600),
+        QueueSpec(
+            settings.notifications_queue,
+            # Six times the Lambda timeout, as AWS advises for an SQS event source.
+            visibility_timeout=NOTIFICATIONS_VISIBILITY_SECONDS,
+            dead_letter=settings.notifications_dead_letter_queue,
+            max_receive_count=5,
         ),
     ]
 

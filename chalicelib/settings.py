@@ -113,6 +113,33 @@ class Settings:
     ws_replay_function: str = ""
     # Output of a running execution kept in the runner's memory for viewers connecting late.
     ws_backlog_bytes: int = 8 * 1024 * 1024
+    # Base of the links in webhooks and e-mails when public_url is empty (no request to take a
+    # host from there); the local stack sets it to its own address. Empty: links are paths.
+    links_base_url: str = ""
+    # Webhook deliveries: first retry after this long (ms), then ×factor each time, at most the
+    # cap (SQS delays a message 15 minutes at most). Whole seconds: the retry waits in SQS.
+    webhook_backoff_ms: int = 1000
+    webhook_backoff_factor: float = 2.0
+    webhook_backoff_max_ms: int = 900_000
+    # Seconds a webhook receiver has to answer one POST.
+    webhook_timeout_seconds: float = 5.0
+    # A hook's own ``retries`` is capped at this, whatever the job asks.
+    webhook_max_retries: int = 10
+    # Dispatch records kept on one execution (webhookDispatch / notifyDispatch); later ones are
+    # still made, only not stored, so an item never outgrows DynamoDB's 400 KB.
+    dispatch_records_kept: int = 100
+    # Failed e-mails are retried this many times, with the webhooks' back-off.
+    mail_retries: int = 2
+    # How e-mails leave: "smtp" (the settings below) or "ses" (the Lambda's IAM role).
+    mail_transport: str = "smtp"
+    mail_from: str = "slipway@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    # "none", "starttls" (upgrade a plain connection) or "ssl" (TLS from the first byte).
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 10.0
 
     @property
     def tasks_table(self) -> str:
@@ -163,6 +190,14 @@ class Settings:
         return f"{self.stage}-slipway-control-{safe}"
 
     @property
+    def notifications_queue(self) -> str:
+        return f"{self.stage}-slipway-notifications"
+
+    @property
+    def notifications_dead_letter_queue(self) -> str:
+        return f"{self.stage}-slipway-notifications-dlq"
+
+    @property
     def logs_bucket(self) -> str:
         return f"{self.stage}-slipway-logs"
 
@@ -187,6 +222,13 @@ class Settings:
             if region:
                 values["region"] = region
         return cls(**values)  # type: ignore[arg-type]
+
+
+def current_secret_env_words() -> tuple[str, ...]:
+    """``secret_env_words`` as the environment says right now, without fixing the settings of
+    the process (log redaction is installed before a process has set its environment up)."""
+    raw = os.environ.get(ENV_PREFIX + "SECRET_ENV_WORDS")
+    return _split_words(raw) if raw is not None else Settings.secret_env_words
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from chalicelib import control, store
+from chalicelib import control, notifications, store
 from chalicelib.clock import utcnow
 from chalicelib.lookups import require_execution, require_job
 from chalicelib.models import ExecutionModel, JobModel
@@ -30,6 +30,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
         awaiting_shard=None,
         dispatch_at=None,
     ):
+        notifications.execution_ended(execution, ExecutionStatus.STOPPED.value)
         return
     if store.update_execution(execution, stop_requested=True) and execution.host:
         if not control.send_stop(execution.host, execution.execution_id):

@@ -15,6 +15,7 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.clock import ISO_FORMAT, utcnow
@@ -546,3 +547,24 @@ def hand_back(execution: ExecutionModel, host: str, now: datetime) -> bool:
         "dispatch_at": now.timestamp(),
     }
     return _update_if(execution, values, _status_in(_ACTIVE) & (ExecutionModel.host == host))
+
+
+def append_dispatch(job_id: str, execution_id: str, record: dict[str, Any], kept: int) -> bool:
+    """Append one notification attempt to the execution, while it holds fewer than ``kept``.
+
+    One update expression (``list_append`` on ``if_not_exists``), so concurrent deliveries of
+    one execution never overwrite each other's records. False when the list is full (the
+    attempt happened; it is only not stored) or the execution is gone.
+    """
+    entry = {key: value for key, value in record.items() if value is not None}
+    dispatches = ExecutionModel.dispatches
+    try:
+        ExecutionModel(job_id, execution_id).update(
+            actions=[dispatches.set((dispatches | []).append([entry]))],
+            condition=ExecutionModel.execution_id.exists() & (dispatches.does_not_exist() | (size(dispatches) < kept)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

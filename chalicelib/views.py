@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.clock import to_iso
 from chalicelib.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.pagination import Page
-from chalicelib.redaction import redact_envs
+from chalicelib.redaction import redact_envs, redact_webhooks
 from chalicelib.settings import get_settings
 from chalicelib.urls import Urls
 
@@ -49,6 +49,7 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
             "docker_port": None if item.docker_port is None else int(item.docker_port),
             "attempt": int(item.attempt or 0),
             "queue_message_id": item.queue_message_id,
+            **dispatch_records(item),
         },
         "scheduledFor": to_iso(item.scheduled_for),
         "retryOf": item.retry_of,
@@ -56,6 +57,20 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
         "status": item.status,
         "url": urls.execution(item.task_id, item.job_id, item.execution_id),
     }
+
+
+def dispatch_records(item: ExecutionModel) -> dict[str, list[dict[str, Any]]]:
+    """The execution's webhook POSTs and e-mails, attempt by attempt (fastlane's
+    ``webhookDispatch``; ``notifyDispatch`` for e-mails)."""
+    records: dict[str, list[dict[str, Any]]] = {"webhookDispatch": [], "notifyDispatch": []}
+    for raw in item.dispatches or []:
+        record = dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
+        channel = record.pop("channel", "webhook")
+        for key in ("attempt", "statusCode", "durationMs"):
+            if key in record:
+                record[key] = int(record[key])
+        records["notifyDispatch" if channel == "email" else "webhookDispatch"].append(record)
+    return records
 
 
 def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> dict[str, Any]:
@@ -79,7 +94,7 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> dict[st
         "startingDeadlineSeconds": spec.get("startingDeadlineSeconds"),
         "timeout": spec.get("timeout") or get_settings().hard_timeout_seconds,
         "timezone": spec.get("timezone"),
-        "webhooks": spec.get("webhooks") or {},
+        "webhooks": redact_webhooks(spec.get("webhooks") or {}, words),
     }
 
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib import liveness, log_store, store
+from chalicelib import liveness, log_store, notifications, store
 from chalicelib.clock import utcnow
 from chalicelib.executions import send
 from chalicelib.job_queue import ExecutionMessage, Received, send_execution
@@ -295,7 +295,8 @@ class ExecutionRun:
         decision = overlap_decision(spec, bool(others))
         if decision is Overlap.SKIP:
             reason = "an earlier run of the job is still active (concurrencyPolicy forbid)"
-            store.record_skipped_tick(execution, self.clock(), reason)
+            if store.record_skipped_tick(execution, self.clock(), reason):
+                notifications.execution_ended(execution, ExecutionStatus.STOPPED.value, spec)
             return False
         if decision is Overlap.REPLACE:
             for other in others:
@@ -346,6 +347,7 @@ class ExecutionRun:
         store.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )
+        notifications.execution_started(execution, spec)
         self._follow(execution, spec, started_at)
 
     def _follow(self, execution: ExecutionModel, spec: JobSpec, started_at: datetime) -> None:
@@ -469,6 +471,9 @@ class ExecutionRun:
             logger.warning("execution %s changed state before it could be ended %s", execution.execution_id, status)
             return
         self.settled = True
+        # After the end is stored, so the notification never delays it (and never claims an
+        # end that did not happen).
+        notifications.execution_ended(execution, status.value, self.spec)
         if retry is not None:
             send(retry, self.clock())
             logger.info(

@@ -85,6 +85,24 @@ BUCKET_OBJECT_ACTIONS_API = ("s3:GetObject",)
 # HeadBucket (health check) is authorized by s3:ListBucket on the bucket.
 BUCKET_ACTIONS_API = ("s3:ListBucket",)
 BUCKET_OBJECT_ACTIONS_RUNNER = ("s3:PutObject", "s3:GetObject")
+# The notifications consumer (a Chalice SQS handler): what the event source mapping needs, plus
+# sending retries back to the queue and parked deliveries to its dead-letter queue.
+NOTIFICATIONS_QUEUE_ACTIONS_API = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:SendMessage",
+)
+NOTIFICATIONS_DLQ_ACTIONS_API = ("sqs:GetQueueUrl", "sqs:SendMessage")
+NOTIFICATIONS_QUEUE_ACTIONS_RUNNER = ("sqs:GetQueueUrl", "sqs:SendMessage")
+# Powertools idempotency deletes the record of an attempt that raised, so it can run again.
+IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
+SES_ACTIONS = ("ses:SendRawEmail",)
+# Logical ids chalice package gives the handler ``@app.on_sqs_message(name="notifications")``.
+NOTIFICATIONS_FUNCTION = "Notifications"
+NOTIFICATIONS_EVENT_SOURCE = "NotificationsSqsEventSource"
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 WEBSOCKET_ACTIONS = ("execute-api:ManageConnections",)
 
@@ -191,6 +209,7 @@ class SlipwayStack(Stack):
         self.websocket_api = self.resources.get("WebsocketAPI")
         self._use_api_role()
         self._wire_replay_function()
+        self._wire_notifications_source()
         self._grant_api()
         self._grant_runner()
         self.distribution = self._front_door()
@@ -304,6 +323,17 @@ class SlipwayStack(Stack):
         for function in self.functions:
             function.add_property_override("Role", self.api_role.role_arn)
 
+    def _wire_notifications_source(self) -> None:
+        """The Chalice SQS handler's event source reads the queue made here: by reference (so
+        CloudFormation makes the queue first) and with partial batch responses, which
+        ``chalicelib.notifications.handle_batch`` returns (``batchItemFailures``)."""
+        function = self.resources.get(NOTIFICATIONS_FUNCTION)
+        if function is None:  # an app without the handler (the deployment tests' small app)
+            return
+        prefix = f"Events.{NOTIFICATIONS_EVENT_SOURCE}.Properties"
+        function.add_property_override(f"{prefix}.Queue", self.notifications_queue.queue_arn)
+        function.add_property_override(f"{prefix}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+
     # -- IAM -------------------------------------------------------------------------------
 
     def _table_arns(self) -> list[str]:
@@ -329,6 +359,14 @@ class SlipwayStack(Stack):
         """Every pool's job queue (the default pool's is ``job_queue``)."""
         return [self.queues[name].queue_arn for name in job_queue_names(self.settings)]
 
+    @property
+    def notifications_queue(self) -> sqs.Queue:
+        return self.queues[self.settings.notifications_queue]
+
+    @property
+    def notifications_dead_letter_queue(self) -> sqs.Queue:
+        return self.queues[self.settings.notifications_dead_letter_queue]
+
     def _grant(self, role: iam.Role, actions: Sequence[str], resources: Sequence[str]) -> None:
         if resources:
             role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=list(resources)))
@@ -340,6 +378,12 @@ class SlipwayStack(Stack):
         self._grant(role, JOB_QUEUE_ACTIONS_API, self.job_queue_arns)
         self._grant(role, DEAD_LETTER_ACTIONS_API, [self.queues[self.settings.job_dead_letter_queue].queue_arn])
         self._grant(role, CONTROL_QUEUE_ACTIONS_API, [self._control_queue_arn()])
+        self._grant(role, NOTIFICATIONS_QUEUE_ACTIONS_API, [self.notifications_queue.queue_arn])
+        self._grant(role, NOTIFICATIONS_DLQ_ACTIONS_API, [self.notifications_dead_letter_queue.queue_arn])
+        self._grant(role, IDEMPOTENCY_TABLE_ACTIONS_API, [self.tables["DeliveryIdempotencyModel"].table_arn])
+        if self.settings.mail_transport == "ses":
+            identities = f"arn:{Aws.PARTITION}:ses:{Aws.REGION}:{Aws.ACCOUNT_ID}:identity/*"
+            self._grant(role, SES_ACTIONS, [identities])
         self._grant(role, BUCKET_OBJECT_ACTIONS_API, [b.arn_for_objects("*") for b in self.buckets])
         self._grant(role, BUCKET_ACTIONS_API, [b.bucket_arn for b in self.buckets])
         log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/lambda/{self.stack_name}-*"
@@ -380,6 +424,7 @@ class SlipwayStack(Stack):
         # One role for every host: a runner polls its own pool's queue, and hands messages back to it.
         self._grant(role, JOB_QUEUE_ACTIONS_RUNNER, self.job_queue_arns)
         self._grant(role, CONTROL_QUEUE_ACTIONS_RUNNER, [self._control_queue_arn()])
+        self._grant(role, NOTIFICATIONS_QUEUE_ACTIONS_RUNNER, [self.notifications_queue.queue_arn])
         self._grant(role, TABLE_ACTIONS_RUNNER, self._table_arns())
         self._grant(role, SLOT_TABLE_ACTIONS_RUNNER, [self.tables["SlotModel"].table_arn])
         self._grant(role, ("dynamodb:Query",), self._index_arns())
@@ -527,4 +572,5 @@ class SlipwayStack(Stack):
         CfnOutput(self, "RunnerInstanceProfileName", value=self.runner_profile.instance_profile_name)
         CfnOutput(self, "RunnerInstanceProfileArn", value=self.runner_profile.instance_profile_arn)
         CfnOutput(self, "JobQueueUrl", value=self.job_queue.queue_url)
+        CfnOutput(self, "NotificationsDeadLetterQueueUrl", value=self.notifications_dead_letter_queue.queue_url)
         CfnOutput(self, "LogBucketName", value=self.buckets[0].bucket_name if self.buckets else "")

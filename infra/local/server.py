@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from chalicelib.settings import Settings
 from infra.local.gateway import RestGateway, build_app
+from infra.local.notifications_consumer import NotificationsConsumer
 from infra.local.websockets import LocalWebsocketApi
 
 logger = logging.getLogger("slipway.local")
@@ -21,7 +23,8 @@ def serve(host: str, port: int, settings: Settings) -> None:
     rest = RestGateway(chalice_module.app)
     websockets = LocalWebsocketApi(chalice_module.app, settings.stage)
     application = build_app(rest, websockets.routes())
-    asyncio.run(_serve(application, host, port, settings))
+    consumer = NotificationsConsumer(chalice_module.deliver_notifications, settings)
+    asyncio.run(_serve(application, host, port, settings, consumer))
 
 
 async def _dispatch_forever(interval: float) -> None:
@@ -38,13 +41,32 @@ async def _dispatch_forever(interval: float) -> None:
         await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
 
-async def _serve(application: web.Application, host: str, port: int, settings: Settings) -> None:
+async def _consume_notifications(consumer: NotificationsConsumer) -> None:
+    """What Lambda's event source mapping does in AWS: the notifications queue → the handler.
+    In a thread of its own, so a slow webhook receiver never holds the API or the ticks."""
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifications")
+    try:
+        while True:
+            try:
+                await loop.run_in_executor(executor, consumer.poll_once)
+            except Exception:
+                logger.exception("notifications consumer failed; retrying in 1 s")
+                await asyncio.sleep(1)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _serve(
+    application: web.Application, host: str, port: int, settings: Settings, consumer: NotificationsConsumer
+) -> None:
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     logger.info("Slipway is up on http://%s:%d (Ctrl-C stops it)", "localhost" if host == "127.0.0.1" else host, port)
     ticker = asyncio.create_task(_dispatch_forever(settings.dispatch_interval_seconds))
+    notifier = asyncio.create_task(_consume_notifications(consumer))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -52,4 +74,5 @@ async def _serve(application: web.Application, host: str, port: int, settings: S
     await stop.wait()
     logger.info("stopping")
     ticker.cancel()
+    notifier.cancel()
     await runner.cleanup()

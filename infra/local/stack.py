@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["SLIPWAY_STAGE"] = args.stage
         # This process's front door answers the WebSocket management API (@connections).
         os.environ.setdefault("SLIPWAY_WS_MANAGEMENT_URL", f"http://127.0.0.1:{args.port}")
+        # Webhooks and e-mails link back here (no request to take the host from).
+        os.environ.setdefault("SLIPWAY_LINKS_BASE_URL", f"http://localhost:{args.port}")
         # Imported only now: settings and table names are read from the environment at import.
         from chalicelib.settings import get_settings
         from infra.local.provision import provision

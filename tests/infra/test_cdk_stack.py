@@ -263,6 +263,9 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
     for action, resources in grants.items():
         for resource in resources:
             by_resource.setdefault(resource, set()).add(action)
+    notifications = json.dumps(
+        {"Fn::GetAtt": [_logical_id(synthesized, "AWS::SQS::Queue", "QueueName", settings.notifications_queue), "Arn"]}
+    )
     control_queues = [r for r in by_resource if f":{settings.control_queue('')}*" in r]
     indexes = [r for r in by_resource if "/index/*" in r]
     assert len(control_queues) == 1
@@ -283,6 +286,8 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
             "sqs:DeleteMessage",
             "sqs:SendMessage",
         },
+        # It publishes execution events; the notifications handler delivers them.
+        notifications: {"sqs:SendMessage", "sqs:GetQueueUrl"},
         **{
             table: {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:PutItem"} for table in tables
         },
@@ -322,10 +327,45 @@ def test_lambda_functions_run_under_the_stack_role_with_the_stage_environment(sy
         assert variables["SLIPWAY_STAGE"] == synthesized.stage
         assert variables["SLIPWAY_RUNNER_CONCURRENCY"] == CONTEXT["runner_concurrency"]
     grants = _grants(synthesized, "ApiFunctionRole")
-    assert "sqs:ReceiveMessage" not in grants and "s3:PutObject" not in grants
+    settings = Settings(stage=synthesized.stage)
+    notifications = json.dumps(
+        {"Fn::GetAtt": [_logical_id(synthesized, "AWS::SQS::Queue", "QueueName", settings.notifications_queue), "Arn"]}
+    )
+    # Only the notifications handler receives, and only from its own queue.
+    assert grants["sqs:ReceiveMessage"] == {notifications}
+    assert "s3:PutObject" not in grants
     assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "sqs:SendMessage"} <= set(
         grants
     )
+
+
+def test_the_notifications_handler_reads_its_queue_with_partial_batch_failures(synthesized: Synthesis) -> None:
+    settings = Settings(stage=synthesized.stage)
+    queue_id = _logical_id(synthesized, "AWS::SQS::Queue", "QueueName", settings.notifications_queue)
+    dlq_id = _logical_id(synthesized, "AWS::SQS::Queue", "QueueName", settings.notifications_dead_letter_queue)
+    functions = synthesized.resources("AWS::Serverless::Function")
+    [source] = [
+        event["Properties"]
+        for function in functions.values()
+        for event in (function["Properties"].get("Events") or {}).values()
+        if event["Type"] == "SQS"
+    ]
+    assert source["Queue"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BatchSize"] == 10
+    grants = _grants(synthesized, "ApiFunctionRole")
+    queue, dlq = (json.dumps({"Fn::GetAtt": [i, "Arn"]}) for i in (queue_id, dlq_id))
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"):
+        assert queue in grants[action], action
+    assert dlq in grants["sqs:SendMessage"]
+    [table] = [
+        logical_id
+        for logical_id, table in synthesized.resources("AWS::DynamoDB::Table").items()
+        if table["Properties"]["TableName"].endswith("-slipway-delivery-idempotency")
+    ]
+    assert grants["dynamodb:DeleteItem"] == {json.dumps({"Fn::GetAtt": [table, "Arn"]})}
+    # SMTP by default: no SES permission unless the stage sends through SES.
+    assert "ses:SendRawEmail" not in grants
 
 
 def test_websocket_handlers_may_manage_their_connections(ws_synthesized: Synthesis) -> None:

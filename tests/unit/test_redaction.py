@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import logging
+
 import pytest
 
-from chalicelib.redaction import MASK, is_secret_name, redact_envs
-from chalicelib.settings import Settings
+from chalicelib.redaction import (
+    MASK,
+    RedactingFilter,
+    is_secret_name,
+    redact_envs,
+    redact_text,
+    redact_webhooks,
+)
+from chalicelib.settings import Settings, current_secret_env_words
 
 DEFAULT_WORDS = Settings.__dataclass_fields__["secret_env_words"].default
 
@@ -107,3 +117,56 @@ def test_words_may_be_any_iterable_even_a_one_shot_generator():
 
 def test_no_words_mask_nothing():
     assert redact_envs({"DB_PASSWORD": "hunter2"}, ()) == {"DB_PASSWORD": "hunter2"}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("DB_PASSWORD=hunter2 started", "DB_PASSWORD=*** started"),
+        ('envs {"API_KEY": "abc", "PLAIN": "x"}', 'envs {"API_KEY": "***", "PLAIN": "x"}'),
+        ("{'my_secret': 'abc'}", "{'my_secret': '***'}"),
+        ("client_id: 1234, region: eu", "client_id: ***, region: eu"),
+        ("HOST=db PORT=5432", "HOST=db PORT=5432"),
+        ("no assignment here", "no assignment here"),
+    ],
+)
+def test_redact_text_masks_secret_assignments_in_a_line(line: str, expected: str) -> None:
+    assert redact_text(line, DEFAULT_WORDS) == expected
+
+
+def test_the_log_filter_masks_every_line_a_handler_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    words = ["password"]
+    handler.addFilter(RedactingFilter(lambda: words))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("env %s", {"DB_PASSWORD": "hunter2", "USER": "bob"})
+        logger.warning("TOKEN=t1")
+        words.append("token")  # the filter reads the words each time: a later setting applies
+        logger.warning("TOKEN=t2")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue().splitlines() == ["env {'DB_PASSWORD': '***', 'USER': 'bob'}", "TOKEN=t1", "TOKEN=***"]
+
+
+def test_the_words_of_the_filter_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLIPWAY_SECRET_ENV_WORDS", raising=False)
+    assert current_secret_env_words() == DEFAULT_WORDS
+    monkeypatch.setenv("SLIPWAY_SECRET_ENV_WORDS", "Token")
+    assert current_secret_env_words() == ("token",)
+
+
+def test_webhook_headers_that_look_like_credentials_are_masked() -> None:
+    hooks = {
+        "fails": [{"url": "http://a", "headers": {"Authorization": "Bearer t", "X-Api-Key": "k", "X-Team": "blue"}}],
+        "finishes": [{"url": "http://b", "retries": 2}],
+    }
+
+    assert redact_webhooks(hooks, DEFAULT_WORDS) == {
+        "fails": [{"url": "http://a", "headers": {"Authorization": MASK, "X-Api-Key": MASK, "X-Team": "blue"}}],
+        "finishes": [{"url": "http://b", "retries": 2, "headers": {}}],
+    }
+    assert hooks["fails"][0]["headers"]["Authorization"] == "Bearer t"  # the job keeps the real ones
