@@ -9,7 +9,20 @@ from typing import Any
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import dispatcher, health, jobs, lookups, outputs, queries, stopping, views
+from chalicelib import (
+    auth,
+    cors,
+    dispatcher,
+    health,
+    idempotency,
+    jobs,
+    lookups,
+    openapi,
+    outputs,
+    queries,
+    stopping,
+    views,
+)
 from chalicelib.errors import SlipwayError
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
@@ -25,32 +38,71 @@ BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/pla
 EXECUTION = JOB + "/executions/{execution_id}"
 
 
-def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a view under ``path`` (and its older singular ``/job/`` form), mapping domain
-    errors to their HTTP status with a JSON body."""
+def route(
+    path: str, methods: tuple[str, ...] = ("GET",), public: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view under ``path`` (and its older singular ``/job/`` form): refuse callers
+    without credentials when auth is on (unless ``public``), map domain errors to their HTTP
+    status with a JSON body, and add the CORS headers; with CORS on, answer preflights too."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
-        def handler(**params: str) -> Any:
+        def handler(**params: str) -> Response:
+            request = app.current_request
             try:
-                return view(**params)
+                if not public:
+                    auth.require(request.headers)
+                answer = view(**params)
             except SlipwayError as exc:
-                return Response(body=exc.to_dict(), status_code=exc.status_code)
+                answer = _error(exc)
+            return _with_cors(answer if isinstance(answer, Response) else Response(body=answer))
 
         options: dict[str, Any] = {"methods": list(methods)}
         if set(methods) & {"POST", "PUT"}:
             options["content_types"] = BODY_TYPES
-        app.route(path, **options)(handler)
-        if "/jobs/" in path:
-            singular = functools.wraps(view)(lambda **params: handler(**params))
-            singular.__name__ = f"{view.__name__}_singular"
-            app.route(path.replace("/jobs/", "/job/"), **options)(singular)
+        _register(path, view.__name__, handler, options)
         return view
 
     return register
 
 
+def _register(path: str, name: str, handler: Callable[..., Any], options: dict[str, Any]) -> None:
+    paths = [path] + ([path.replace("/jobs/", "/job/")] if "/jobs/" in path else [])
+    for index, each in enumerate(paths):
+        suffix = "_singular" if index else ""
+        view = functools.wraps(handler)(lambda **params: handler(**params))
+        view.__name__ = f"{name}{suffix}"
+        app.route(each, **options)(view)
+        if settings.cors_origins and each not in _preflights:
+            _preflights.add(each)
+            preflight = functools.wraps(handler)(lambda **params: _preflight())
+            preflight.__name__ = f"{name}{suffix}_preflight"
+            app.route(each, methods=["OPTIONS"])(preflight)
+
+
+_preflights: set[str] = set()
+
+
 # -- helpers (request reading, response shaping) ---------------------------------------------
+
+
+def _error(exc: SlipwayError) -> Response:
+    headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, auth.Unauthorized) else {}
+    return Response(body=exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+
+def _with_cors(response: Response) -> Response:
+    response.headers.update(cors.response_headers(app.current_request.headers.get("origin"), settings.cors_origins))
+    return response
+
+
+def _preflight() -> Response:
+    request = app.current_request
+    methods = [m for m, entry in app.routes[request.context["resourcePath"]].items() if m != "OPTIONS" and entry]
+    headers = cors.preflight_headers(
+        request.headers.get("origin"), settings.cors_origins, methods, settings.cors_max_age_seconds
+    )
+    return Response(body="", status_code=204, headers=headers)
 
 
 def _urls() -> Urls:
@@ -111,7 +163,7 @@ def _enqueued(result: jobs.Enqueued, with_execution: bool = True) -> dict[str, A
 # -- routes ------------------------------------------------------------------------------------
 
 
-@route("/healthcheck")
+@route("/healthcheck", public=True)
 def healthcheck() -> Response:
     healthy, report = health.check()
     return Response(body=report, status_code=200 if healthy else 503)
@@ -127,9 +179,18 @@ def search_tasks() -> dict[str, Any]:
     return queries.search_tasks(_query("query") or "", parse_page(_query("page")), _urls())
 
 
+@route("/openapi.json", public=True)
+def openapi_document() -> dict[str, Any]:
+    return openapi.document(_urls().base)
+
+
 @route("/tasks/{task_id}", methods=("POST",))
-def enqueue_job(task_id: str) -> dict[str, Any]:
-    return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
+def enqueue_job(task_id: str) -> Response | dict[str, Any]:
+    key = app.current_request.headers.get(idempotency.HEADER)
+    if key is None:
+        return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
+    outcome = idempotency.enqueue_once(key, task_id, _body(), _client_ip(), app.lambda_context)
+    return Response(body=_enqueued(outcome.enqueued), headers={"Idempotent-Replayed": str(outcome.replayed).lower()})
 
 
 @route("/tasks/{task_id}")

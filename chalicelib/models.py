@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -101,6 +102,8 @@ class JobModel(Model):
     # Cron ticks deliberately not run (forbid policy, missed starting deadline).
     skipped_ticks = NumberAttribute(default=0)
     last_skipped_at = UTCDateTimeAttribute(null=True)
+    # The caller of the latest POST/PUT: its scheduled runs carry it as their requestIP.
+    request_ip = UnicodeAttribute(null=True)
 
     by_due = JobsByDue()
 
@@ -171,4 +174,31 @@ class CounterModel(Model):
     value = NumberAttribute(default=0)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TaskModel, TaskWordModel, JobModel, ExecutionModel, CounterModel)
+class IdempotencyModel(Model):
+    """Records of enqueues made with an ``Idempotency-Key`` (chalicelib.idempotency).
+
+    Written and read by Powertools' ``DynamoDBPersistenceLayer``, whose default attribute names
+    these are; declared here so the local stack and the CDK app provision the table like the
+    others. DynamoDB's TTL removes records after their expiry (Powertools also ignores expired
+    ones before TTL gets to them).
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.idempotency_table
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+    validation = UnicodeAttribute(null=True)
+    in_progress_expiration = NumberAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TaskModel,
+    TaskWordModel,
+    JobModel,
+    ExecutionModel,
+    CounterModel,
+    IdempotencyModel,
+)

@@ -62,6 +62,21 @@ class Settings:
     retry_max_delay_ms: int = 900_000
     # Prefix of the labels put on every container the runner starts.
     container_label_prefix: str = "slipway"
+    # HTTP Basic credentials accepted by the API, "user:password,user2:password2"; empty = off.
+    # A password written "sha256:<64 hex digits>" is compared as that digest of the password sent.
+    auth_basic_users: str = ""
+    # API keys accepted (header X-Api-Key or Authorization: Bearer), comma-separated; empty = off.
+    # A key written "sha256:<64 hex digits>" is compared as that digest of the key sent.
+    auth_api_keys: str = ""
+    # How long a POST's Idempotency-Key is remembered: a repeat within it answers the first response.
+    idempotency_expiry_seconds: int = 24 * 3600
+    # Origins allowed by CORS ("https://a.example,https://b.example", or "*"); empty = no CORS headers.
+    cors_origins: tuple[str, ...] = ()
+    # How long a browser may cache a CORS preflight answer (seconds).
+    cors_max_age_seconds: int = 600
+    # Responses at least this large are gzipped for clients that accept it (API Gateway's
+    # minimumCompressionSize; the local front door does the same); -1 = never.
+    gzip_min_bytes: int = 1024
 
     @property
     def tasks_table(self) -> str:
@@ -78,6 +93,10 @@ class Settings:
     @property
     def counters_table(self) -> str:
         return f"{self.stage}-slipway-counters"
+
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.stage}-slipway-idempotency"
 
     @property
     def job_queue(self) -> str:

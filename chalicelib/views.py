@@ -50,6 +50,7 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
             "attempt": int(item.attempt or 0),
             "queue_message_id": item.queue_message_id,
         },
+        "requestIP": item.request_ip,
         "scheduledFor": to_iso(item.scheduled_for),
         "retryOf": item.retry_of,
         "startedAt": to_iso(item.started_at),

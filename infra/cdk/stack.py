@@ -287,6 +287,9 @@ class SlipwayStack(Stack):
             "iam_role_arn": PLACEHOLDER_ROLE_ARN,
             "environment_variables": self.lambda_environment(),
         }
+        if self.settings.gzip_min_bytes >= 0:
+            # API Gateway gzips answers of at least this size for clients that accept it.
+            stage_config["minimum_compression_size"] = self.settings.gzip_min_bytes
         return Chalice(self, "ChaliceApp", source_dir=str(self.project_dir), stage_config=stage_config)
 
     @property

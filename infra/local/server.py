@@ -18,7 +18,7 @@ def serve(host: str, port: int, settings: Settings) -> None:
     import app as chalice_module
 
     rest = RestGateway(chalice_module.app)
-    application = build_app(rest)
+    application = build_app(rest, gzip_min_bytes=settings.gzip_min_bytes)
     asyncio.run(_serve(application, host, port, settings))
 
 
