@@ -11,7 +11,7 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
-from chalicelib.payload import CONCURRENCY_POLICIES, NOTIFY_EVENTS, WEBHOOK_EVENTS
+from chalicelib.payload import CONCURRENCY_POLICIES, NOTIFY_EVENTS, TASK_ID_PATTERN, WEBHOOK_EVENTS
 from chalicelib.statuses import ExecutionStatus
 
 VERSION = "1.0.0"
@@ -70,7 +70,7 @@ def _job_payload() -> dict[str, Any]:
             "timeout": _nullable({"type": "integer", "minimum": 1}),
             "expiration": _nullable(count),
             "startAt": _nullable({"type": "integer", "minimum": 0, "maximum": _LATEST_TIMESTAMP}),
-            "startIn": _nullable({"type": "string", "example": "2h30m50s"}),
+            "startIn": _nullable({"type": "string", "pattern": "^([0-9]+[dhms])+$", "example": "2h30m50s"}),
             "cron": _nullable({"type": "string", "example": "*/5 * * * *"}),
             "timezone": _nullable({"type": "string", "example": "Europe/Berlin"}),
             "concurrencyPolicy": {"type": "string", "enum": list(CONCURRENCY_POLICIES)},
@@ -224,20 +224,22 @@ _TEXT = {
 }
 
 
-def _param(name: str, where: str = "path", description: str = "", **schema: Any) -> dict[str, Any]:
+def _param(
+    name: str, where: str = "path", description: str = "", required: bool = False, **schema: Any
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
-        "required": where == "path",
+        "required": required or where == "path",
         "description": description,
         "schema": {"type": "string", **schema},
     }
 
 
-_PAGE = _param("page", "query", "Page number, from 1", pattern="^[0-9]+$")
-_TASK = _param("task_id", description="The task's name")
-_JOB = _param("job_id", description="The job's UUID")
-_EXEC = _param("execution_id", description="The execution's id")
+_PAGE = _param("page", "query", "Page number, from 1 (the default)", pattern="^[0-9]*$")
+_TASK = _param("task_id", description="The task's name", pattern=TASK_ID_PATTERN, example="send-welcome-mail")
+_JOB = _param("job_id", description="The job's UUID (a UUID4)", format="uuid")
+_EXEC = _param("execution_id", description="The execution's id (a UUID)", format="uuid")
 
 
 def _operation(
@@ -303,7 +305,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _operation(
                 "Tasks whose id has this whole word",
                 {"200": _json("TaskPage", "A page")},
-                [_param("query", "query", "One whole word of a task id"), _PAGE],
+                [
+                    _param("query", "query", "One whole word of a task id", required=True, pattern="^[A-Za-z0-9]+$"),
+                    _PAGE,
+                ],
             )
         },
         "/tasks/{task_id}/": {
@@ -329,6 +334,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "post": _operation("Stop one execution", {"200": _json("ExecutionStopped", "Stopping")}, execution)
         },
     }
+    _link_enqueued(paths)
     for stream, what in (("logs", "stdout + '\\n-=-\\n' + stderr"), ("stdout", "stdout"), ("stderr", "stderr")):
         paths[f"{JOB}/{stream}/"] = {"get": _operation(f"The last execution's {what}", deepcopy(_TEXT), job)}
         paths[f"{EXECUTION}/{stream}/"] = {"get": _operation(f"One execution's {what}", deepcopy(_TEXT), execution)}
@@ -339,6 +345,30 @@ def _paths() -> dict[str, dict[str, Any]]:
             operation["summary"] += " (older /job/ form)"
         paths[path.replace("/jobs/", "/job/")] = singular
     return paths
+
+
+def _link_enqueued(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from the ids an enqueue answers to the routes that take them (clients and
+    stateful fuzzers follow them)."""
+    job_params = {"task_id": "$request.path.task_id", "job_id": "$response.body#/jobId"}
+    execution_params = {**job_params, "execution_id": "$response.body#/executionId"}
+    targets = {
+        "GetJob": ("get", JOB + "/", job_params),
+        "StopJob": ("post", JOB + "/stop/", job_params),
+        "RetryJob": ("post", JOB + "/retry/", job_params),
+        "GetExecution": ("get", EXECUTION + "/", execution_params),
+        "StopExecution": ("post", EXECUTION + "/stop/", execution_params),
+        "GetExecutionLogs": ("get", EXECUTION + "/logs/", execution_params),
+    }
+    links = {
+        name: {"operationId": _operation_id(method, path), "parameters": params}
+        for name, (method, path, params) in targets.items()
+    }
+    paths["/tasks/{task_id}/"]["post"]["responses"]["200"]["links"] = links
+    paths[JOB + "/retry/"]["post"]["responses"]["200"] = {
+        **paths[JOB + "/retry/"]["post"]["responses"]["200"],
+        "links": links,
+    }
 
 
 def document(server_url: str = "") -> dict[str, Any]:

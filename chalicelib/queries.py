@@ -9,24 +9,24 @@ from chalicelib.errors import NotFound, ValidationError
 from chalicelib.lookups import require_execution, require_job
 from chalicelib.pagination import Page
 from chalicelib.settings import get_settings
-from chalicelib.task_words import task_words
 from chalicelib.urls import Urls
 
 
 def list_tasks(page: int, urls: Urls) -> dict[str, Any]:
     per_page = get_settings().tasks_per_page
-    tasks = store.list_task_page(page, per_page)
     paging = Page(page, per_page, store.counter(store.TASKS_COUNTER))
+    # Past the last page there is nothing to read (and no huge Limit to send DynamoDB).
+    tasks = store.list_task_page(page, per_page) if page <= max(paging.pages, 1) else []
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.tasks_page())
 
 
 def search_tasks(query: str, page: int, urls: Urls) -> dict[str, Any]:
     """Tasks having ``query`` as a whole word of their id (``world`` finds ``hello-world``)."""
-    words = task_words(query) - {query.lower()} or {query.lower()}
-    if not query.strip() or len(words) != 1:
-        raise ValidationError("query must be one whole word of a task id", field="query")
+    # A whole word is a run of letters and digits: what task_words indexes.
+    if not (query.isascii() and query.isalnum()):
+        raise ValidationError("query must be one whole word (letters and digits) of a task id", field="query")
     per_page = get_settings().tasks_per_page
-    ids, total = store.tasks_by_word(words.pop(), page, per_page)
+    ids, total = store.tasks_by_word(query.lower(), page, per_page)
     tasks = [task for task in (store.get_task(task_id) for task_id in ids) if task is not None]
     paging = Page(page, per_page, total)
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))
@@ -42,8 +42,9 @@ def task_details(task_id: str, urls: Urls) -> dict[str, Any]:
 def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> dict[str, Any]:
     job = require_job(task_id, job_id)
     per_page = get_settings().executions_per_page
-    executions = store.list_executions(job_id, page, per_page)
-    return views.job_details(job, executions, Page(page, per_page, int(job.execution_count or 0)), urls)
+    paging = Page(page, per_page, int(job.execution_count or 0))
+    executions = store.list_executions(job_id, page, per_page) if page <= max(paging.pages, 1) else []
+    return views.job_details(job, executions, paging, urls)
 
 
 def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> dict[str, Any]:

@@ -108,5 +108,6 @@ def build_app(
         _compress(request, response, gzip_min_bytes)
         return response
 
-    application.router.add_route("*", "/{tail:.*}", rest_handler)
+    # Any character, newlines included (a "." would leave "%0A" paths to aiohttp's text 404).
+    application.router.add_route("*", r"/{tail:[\s\S]*}", rest_handler)
     return application
