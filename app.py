@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 
 from chalicelib import (
     auth,
@@ -38,6 +38,23 @@ BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/pla
 EXECUTION = JOB + "/executions/{execution_id}"
 
 
+def gateway_authorizer(spec: str) -> IAMAuthorizer | CognitoUserPoolAuthorizer | None:
+    """The API Gateway authorizer named by ``settings.api_authorizer`` (see settings.py)."""
+    kind, _, arns = spec.strip().partition(":")
+    if not kind:
+        return None
+    if kind == "iam":
+        return IAMAuthorizer()
+    if kind == "cognito" and arns:
+        return CognitoUserPoolAuthorizer(
+            "SlipwayUsers", provider_arns=[a.strip() for a in arns.split(",") if a.strip()]
+        )
+    raise ValueError(f"SLIPWAY_API_AUTHORIZER must be empty, 'iam' or 'cognito:<user pool ARN>', not {spec!r}")
+
+
+GATEWAY_AUTHORIZER = gateway_authorizer(settings.api_authorizer)
+
+
 def route(
     path: str, methods: tuple[str, ...] = ("GET",), public: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -58,6 +75,8 @@ def route(
             return _with_cors(answer if isinstance(answer, Response) else Response(body=answer))
 
         options: dict[str, Any] = {"methods": list(methods)}
+        if GATEWAY_AUTHORIZER is not None and not public:
+            options["authorizer"] = GATEWAY_AUTHORIZER
         if set(methods) & {"POST", "PUT"}:
             options["content_types"] = BODY_TYPES
         _register(path, view.__name__, handler, options)

@@ -68,6 +68,10 @@ class Settings:
     # API keys accepted (header X-Api-Key or Authorization: Bearer), comma-separated; empty = off.
     # A key written "sha256:<64 hex digits>" is compared as that digest of the key sent.
     auth_api_keys: str = ""
+    # An API Gateway authorizer on every route but the health check and /openapi.json (AWS only;
+    # the local stack ignores it): "" = none, "iam" (SigV4-signed callers), or
+    # "cognito:<user pool ARN>[,<user pool ARN>...]" (a Cognito ID token in Authorization).
+    api_authorizer: str = ""
     # How long a POST's Idempotency-Key is remembered: a repeat within it answers the first response.
     idempotency_expiry_seconds: int = 24 * 3600
     # Origins allowed by CORS ("https://a.example,https://b.example", or "*"); empty = no CORS headers.

@@ -55,6 +55,11 @@ WS_PATH_PATTERNS = (
     "/tasks/*/job/*/ws",
 )
 
+# Settings the runners do not get (the API's credentials).
+RUNNER_EXCLUDED_PREFIXES = ("SLIPWAY_AUTH_",)
+# Powertools removes the record of a failed idempotent enqueue so its key can be used again.
+IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
+
 # What each role may do; every action is granted on named ARNs only.
 TABLE_ACTIONS_API = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 # The health check describes a table.
@@ -330,6 +335,8 @@ class SlipwayStack(Stack):
         role = self.api_role
         self._grant(role, TABLE_ACTIONS_API + TABLE_ACTIONS_API_EXTRA, self._table_arns())
         self._grant(role, ("dynamodb:Query",), self._index_arns())
+        if "IdempotencyModel" in self.tables:
+            self._grant(role, IDEMPOTENCY_TABLE_ACTIONS_API, [self.tables["IdempotencyModel"].table_arn])
         self._grant(role, JOB_QUEUE_ACTIONS_API, [self.job_queue.queue_arn])
         self._grant(role, CONTROL_QUEUE_ACTIONS_API, [self._control_queue_arn()])
         self._grant(role, BUCKET_OBJECT_ACTIONS_API, [b.arn_for_objects("*") for b in self.buckets])
@@ -454,7 +461,10 @@ class SlipwayStack(Stack):
 
     def runner_environment(self) -> dict[str, str]:
         """What a runner host needs in its environment (besides credentials from its role)."""
-        return {**settings_environment(self.settings), "AWS_DEFAULT_REGION": Aws.REGION}
+        env = settings_environment(self.settings)
+        # Runners check no caller: the API's credentials stay out of their environment and outputs.
+        env = {key: value for key, value in env.items() if not key.startswith(RUNNER_EXCLUDED_PREFIXES)}
+        return {**env, "AWS_DEFAULT_REGION": Aws.REGION}
 
     def _outputs(self) -> None:
         if self.rest_api is None:
