@@ -26,6 +26,7 @@ from chalicelib import (
 from chalicelib.errors import SlipwayError
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
+from chalicelib.request_ip import client_ip
 from chalicelib.settings import get_settings
 from chalicelib.urls import Urls
 
@@ -149,12 +150,7 @@ def _body() -> dict[str, Any]:
 
 def _client_ip() -> str | None:
     request = app.current_request
-    forwarded = request.headers.get("x-forwarded-for")
-    return (
-        request.headers.get("x-real-ip")
-        or (forwarded.split(",")[0].strip() if forwarded else None)
-        or request.context.get("identity", {}).get("sourceIp")
-    )
+    return client_ip(request.headers, (request.context.get("identity") or {}).get("sourceIp"))
 
 
 def _text(output: outputs.Output) -> Response:
@@ -200,7 +196,7 @@ def search_tasks() -> dict[str, Any]:
 
 @route("/openapi.json", public=True)
 def openapi_document() -> dict[str, Any]:
-    return openapi.document(_urls().base)
+    return openapi.document(_urls().base, auth_required=auth.get_credentials().enabled)
 
 
 @route("/tasks/{task_id}", methods=("POST",))

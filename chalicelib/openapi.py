@@ -273,7 +273,15 @@ def _paths() -> dict[str, dict[str, Any]]:
     enqueue = _operation(
         "Enqueue a job",
         {
-            "200": _json("Enqueued", "The job, and its execution unless it is delayed"),
+            "200": {
+                **_json("Enqueued", "The job, and its execution unless it is delayed"),
+                "headers": {
+                    "Idempotent-Replayed": {
+                        "description": "With an Idempotency-Key: true when this is the answer of an earlier request",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    }
+                },
+            },
             "409": _json("Error", "A request with this Idempotency-Key is still being handled"),
             "422": _json("Error", "This Idempotency-Key was used with another body"),
             "503": _json("Error", "The idempotency store cannot be reached"),
@@ -371,8 +379,10 @@ def _link_enqueued(paths: dict[str, dict[str, Any]]) -> None:
     }
 
 
-def document(server_url: str = "") -> dict[str, Any]:
-    """The whole OpenAPI document; ``server_url`` is the base the API is reached at."""
+def document(server_url: str = "", auth_required: bool = False) -> dict[str, Any]:
+    """The whole OpenAPI document; ``server_url`` is the base the API is reached at, and
+    ``auth_required`` says whether credentials are configured (then no route but the public ones
+    may be called without)."""
     paths = _paths()
     for path, item in paths.items():
         for method, operation in item.items():
@@ -394,8 +404,8 @@ def document(server_url: str = "") -> dict[str, Any]:
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
             },
         },
-        # Off unless configured: {} (no credentials) is one of the accepted alternatives.
-        "security": [{}, {"basic": []}, {"bearer": []}, {"apiKey": []}],
+        # Auth is off unless configured: then {} (no credentials) is one of the alternatives.
+        "security": [{"basic": []}, {"bearer": []}, {"apiKey": []}] + ([] if auth_required else [{}]),
         "paths": paths,
     }
 

@@ -22,6 +22,8 @@ from infra.local.harness import StackProcess
 from tests.conftest import LOG_DIR
 
 EXAMPLES = os.environ.get("SLIPWAY_FUZZ_EXAMPLES", "25")
+SECURED_EXAMPLES = os.environ.get("SLIPWAY_FUZZ_SECURED_EXAMPLES", "8")
+USER, PASSWORD = "fuzzer", "fuzz-pass"
 SEED = os.environ.get("SLIPWAY_FUZZ_SEED", "20261122")
 CHECKS = (
     "not_a_server_error",
@@ -48,17 +50,33 @@ def fuzzed() -> Iterator[StackProcess]:
     stack.stop()
 
 
-def test_every_operation_answers_as_documented_and_never_5xx(fuzzed: StackProcess, tmp_path: Path):
+@pytest.fixture(scope="module")
+def secured() -> Iterator[StackProcess]:
+    stack = StackProcess(
+        runners=0,
+        log_path=LOG_DIR / "stack-schemathesis-secured.log",
+        extra_env={
+            "SLIPWAY_RECONCILE_AFTER_SECONDS": "3600",
+            "SLIPWAY_AUTH_BASIC_USERS": f"{USER}:{PASSWORD}",
+            "SLIPWAY_AUTH_API_KEYS": "fuzz-key",
+        },
+    )
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+def _schemathesis(base_url: str, workdir: Path, checks: tuple[str, ...], examples: str, *extra: str) -> str:
     command = [
         str(Path(sys.executable).parent / "st"),
         "run",
-        f"{fuzzed.base_url}/openapi.json",
+        f"{base_url}/openapi.json",
         "--checks",
-        ",".join(CHECKS),
+        ",".join(checks),
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--max-examples",
-        EXAMPLES,
+        examples,
         "--seed",
         SEED,
         "--workers",
@@ -71,12 +89,24 @@ def test_every_operation_answers_as_documented_and_never_5xx(fuzzed: StackProces
         "--report",
         "junit",
         "--report-junit-path",
-        str(tmp_path / "junit.xml"),
+        str(workdir / "junit.xml"),
+        *extra,
     ]
-
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
-
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workdir, check=False)
     summary = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, summary
     assert "29 selected / 29 total" in result.stdout, summary
     assert " passed" in result.stdout and "failed" not in result.stdout.split("SUMMARY")[-1], summary
+    return result.stdout
+
+
+def test_every_operation_answers_as_documented_and_never_5xx(fuzzed: StackProcess, tmp_path: Path):
+    _schemathesis(fuzzed.base_url, tmp_path, CHECKS, EXAMPLES)
+
+
+def test_with_auth_on_the_document_still_holds_and_no_route_ignores_it(secured: StackProcess, tmp_path: Path):
+    # ignored_auth: each operation is also sent without (and with wrong) credentials and must refuse.
+    output = _schemathesis(
+        secured.base_url, tmp_path, (*CHECKS, "ignored_auth"), SECURED_EXAMPLES, "--auth", f"{USER}:{PASSWORD}"
+    )
+    assert "Authentication declared but not enforced" not in output

@@ -119,6 +119,12 @@ def test_the_error_body_shape():
         _check({"message": "x"}, "Error")
 
 
+def test_credentials_are_optional_only_while_auth_is_off():
+    assert {} in SPEC["security"]
+    assert {} not in openapi.document(auth_required=True)["security"]
+    assert {"basic": []} in openapi.document(auth_required=True)["security"]
+
+
 def test_the_server_is_the_base_url_given():
     assert SPEC["servers"] == [{"url": "http://localhost:10000"}]
     assert openapi.document()["servers"] == [{"url": "/"}]
