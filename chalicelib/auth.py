@@ -180,6 +180,21 @@ def authorize_connect(headers: Mapping[str, str] | None, query: Mapping[str, str
     return require(headers, get_credentials(), query)
 
 
+def connect_refusal(event: Mapping[str, object]) -> dict[str, object] | None:
+    """For ``@app.on_ws_connect()``: None to accept the handshake, or the 401 answer to return
+    (Chalice passes a dict with ``statusCode`` through to API Gateway, which then refuses it).
+    ``event`` is the raw Lambda event (``WebsocketEvent.to_dict()``)."""
+    headers = event.get("headers")
+    query = event.get("queryStringParameters")
+    try:
+        authorize_connect(
+            headers if isinstance(headers, Mapping) else None, query if isinstance(query, Mapping) else None
+        )
+    except Unauthorized as error:
+        return unauthorized_response(error)
+    return None
+
+
 def unauthorized_response(error: Unauthorized) -> dict[str, object]:
     """A Lambda proxy answer refusing a request (API Gateway refuses a WebSocket handshake whose
     ``$connect`` answers a non-2xx status)."""

@@ -159,3 +159,23 @@ def test_authorize_connect_uses_the_process_credentials(monkeypatch):
 
     monkeypatch.setattr(auth, "get_credentials", lambda: Credentials())
     assert auth.authorize_connect({}, None) is None
+
+
+def test_connect_refusal_reads_a_websocket_connect_event(monkeypatch):
+    from chalicelib import auth
+
+    monkeypatch.setattr(auth, "get_credentials", lambda: CREDENTIALS)
+    event = {
+        "requestContext": {"eventType": "CONNECT", "connectionId": "c1", "routeKey": "$connect"},
+        "headers": {"Host": "x.execute-api.us-east-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
+        "queryStringParameters": {"taskId": "t", "jobId": "j"},
+    }
+
+    refusal = auth.connect_refusal(event)
+    assert refusal is not None and refusal["statusCode"] == 401
+    assert json.loads(refusal["body"])["error"] == "authentication required"
+    assert auth.connect_refusal({**event, "queryStringParameters": {"taskId": "t", "apiKey": "key-one"}}) is None
+    assert auth.connect_refusal({**event, "headers": {**event["headers"], **basic("bob", "builder")}}) is None
+    assert auth.connect_refusal({**event, "headers": None, "queryStringParameters": None}) is not None
+    monkeypatch.setattr(auth, "get_credentials", lambda: Credentials())
+    assert auth.connect_refusal(event) is None
