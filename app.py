@@ -7,19 +7,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
 from chalicelib import (
+    auth,
+    cors,
     dispatcher,
     farm_status,
     health,
     hosts,
+    idempotency,
     jobs,
     log_replay,
     log_viewers,
     lookups,
     notifications,
+    openapi,
     outputs,
     queries,
     stopping,
@@ -33,6 +37,7 @@ from chalicelib.logs_setup import install_redaction
 from chalicelib.models import HostModel
 from chalicelib.pagination import parse_page
 from chalicelib.payload import parse_body
+from chalicelib.request_ip import client_ip
 from chalicelib.settings import get_settings
 from chalicelib.urls import Urls
 
@@ -47,32 +52,91 @@ BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/pla
 EXECUTION = JOB + "/executions/{execution_id}"
 
 
-def route(path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a view under ``path`` (and its older singular ``/job/`` form), mapping domain
-    errors to their HTTP status with a JSON body."""
+def gateway_authorizer(spec: str) -> IAMAuthorizer | CognitoUserPoolAuthorizer | None:
+    """The API Gateway authorizer named by ``settings.api_authorizer`` (see settings.py)."""
+    kind, _, arns = spec.strip().partition(":")
+    if not kind:
+        return None
+    if kind == "iam":
+        return IAMAuthorizer()
+    if kind == "cognito" and arns:
+        return CognitoUserPoolAuthorizer(
+            "SlipwayUsers", provider_arns=[a.strip() for a in arns.split(",") if a.strip()]
+        )
+    raise ValueError(f"SLIPWAY_API_AUTHORIZER must be empty, 'iam' or 'cognito:<user pool ARN>', not {spec!r}")
+
+
+GATEWAY_AUTHORIZER = gateway_authorizer(settings.api_authorizer)
+
+
+def route(
+    path: str, methods: tuple[str, ...] = ("GET",), public: bool = False, key_in_query: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view under ``path`` (and its older singular ``/job/`` form): refuse callers
+    without credentials when auth is on (unless ``public``), map domain errors to their HTTP
+    status with a JSON body, and add the CORS headers; with CORS on, answer preflights too.
+    ``key_in_query``: an ``apiKey`` query parameter counts too (pages a browser opens by link)."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
-        def handler(**params: str) -> Any:
+        def handler(**params: str) -> Response:
+            request = app.current_request
             try:
-                return view(**params)
+                if not public:
+                    auth.require(request.headers, query=request.query_params if key_in_query else None)
+                answer = view(**params)
             except SlipwayError as exc:
-                return Response(body=exc.to_dict(), status_code=exc.status_code)
+                answer = _error(exc)
+            return _with_cors(answer if isinstance(answer, Response) else Response(body=answer))
 
         options: dict[str, Any] = {"methods": list(methods)}
+        if GATEWAY_AUTHORIZER is not None and not public:
+            options["authorizer"] = GATEWAY_AUTHORIZER
         if set(methods) & {"POST", "PUT", "DELETE"}:
             options["content_types"] = BODY_TYPES
-        app.route(path, **options)(handler)
-        if "/jobs/" in path:
-            singular = functools.wraps(view)(lambda **params: handler(**params))
-            singular.__name__ = f"{view.__name__}_singular"
-            app.route(path.replace("/jobs/", "/job/"), **options)(singular)
+        _register(path, view.__name__, handler, options)
         return view
 
     return register
 
 
+def _register(path: str, name: str, handler: Callable[..., Any], options: dict[str, Any]) -> None:
+    paths = [path] + ([path.replace("/jobs/", "/job/")] if "/jobs/" in path else [])
+    for index, each in enumerate(paths):
+        suffix = "_singular" if index else ""
+        view = functools.wraps(handler)(lambda **params: handler(**params))
+        view.__name__ = f"{name}{suffix}"
+        app.route(each, **options)(view)
+        if settings.cors_origins and each not in _preflights:
+            _preflights.add(each)
+            preflight = functools.wraps(handler)(lambda **params: _preflight())
+            preflight.__name__ = f"{name}{suffix}_preflight"
+            app.route(each, methods=["OPTIONS"])(preflight)
+
+
+_preflights: set[str] = set()
+
+
 # -- helpers (request reading, response shaping) ---------------------------------------------
+
+
+def _error(exc: SlipwayError) -> Response:
+    headers = {"WWW-Authenticate": exc.challenge} if isinstance(exc, auth.Unauthorized) else {}
+    return Response(body=exc.to_dict(), status_code=exc.status_code, headers=headers)
+
+
+def _with_cors(response: Response) -> Response:
+    response.headers.update(cors.response_headers(app.current_request.headers.get("origin"), settings.cors_origins))
+    return response
+
+
+def _preflight() -> Response:
+    request = app.current_request
+    methods = [m for m, entry in app.routes[request.context["resourcePath"]].items() if m != "OPTIONS" and entry]
+    headers = cors.preflight_headers(
+        request.headers.get("origin"), settings.cors_origins, methods, settings.cors_max_age_seconds
+    )
+    return Response(body="", status_code=204, headers=headers)
 
 
 def _urls() -> Urls:
@@ -100,12 +164,7 @@ def _body() -> dict[str, Any]:
 
 def _client_ip() -> str | None:
     request = app.current_request
-    forwarded = request.headers.get("x-forwarded-for")
-    return (
-        request.headers.get("x-real-ip")
-        or (forwarded.split(",")[0].strip() if forwarded else None)
-        or request.context.get("identity", {}).get("sourceIp")
-    )
+    return client_ip(request.headers, (request.context.get("identity") or {}).get("sourceIp"))
 
 
 def _text(output: outputs.Output) -> Response:
@@ -148,7 +207,7 @@ def _host_answer(host: HostModel) -> dict[str, Any]:
 # -- routes ------------------------------------------------------------------------------------
 
 
-@route("/healthcheck")
+@route("/healthcheck", public=True)
 def healthcheck() -> Response:
     healthy, report = health.check()
     return Response(body=report, status_code=200 if healthy else 503)
@@ -179,9 +238,18 @@ def search_tasks() -> dict[str, Any]:
     return queries.search_tasks(_query("query") or "", parse_page(_query("page")), _urls())
 
 
+@route("/openapi.json", public=True)
+def openapi_document() -> dict[str, Any]:
+    return openapi.document(_urls().base, auth_required=auth.get_credentials().enabled)
+
+
 @route("/tasks/{task_id}", methods=("POST",))
-def enqueue_job(task_id: str) -> dict[str, Any]:
-    return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
+def enqueue_job(task_id: str) -> Response | dict[str, Any]:
+    key = app.current_request.headers.get(idempotency.HEADER)
+    if key is None:
+        return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
+    outcome = idempotency.enqueue_once(key, task_id, _body(), _client_ip(), app.lambda_context)
+    return Response(body=_enqueued(outcome.enqueued), headers={"Idempotent-Replayed": str(outcome.replayed).lower()})
 
 
 @route("/tasks/{task_id}")
@@ -256,12 +324,12 @@ def stop_execution(task_id: str, job_id: str, execution_id: str) -> dict[str, An
     }
 
 
-@route(JOB + "/stream")
+@route(JOB + "/stream", key_in_query=True)
 def stream_job(task_id: str, job_id: str) -> Response:
     return _html(stream_page.job_page(task_id, job_id))
 
 
-@route(JOB + "/stream/executions/{execution_id}")
+@route(JOB + "/stream/executions/{execution_id}", key_in_query=True)
 def stream_execution(task_id: str, job_id: str, execution_id: str) -> Response:
     return _html(stream_page.execution_page(task_id, job_id, execution_id))
 
@@ -270,8 +338,11 @@ def stream_execution(task_id: str, job_id: str, execution_id: str) -> Response:
 
 
 @app.on_ws_connect()
-def ws_connect(event: WebsocketEvent) -> Response:
+def ws_connect(event: WebsocketEvent) -> Response | dict[str, object]:
     raw = event.to_dict()
+    refusal = auth.connect_refusal(raw)
+    if refusal is not None:
+        return refusal
     params = raw.get("queryStringParameters") or {}
     endpoint = ws_api.endpoint_of(raw["requestContext"]["apiId"], event.stage, settings.region)
     try:

@@ -57,6 +57,7 @@ def materialize(job: JobModel, now: datetime, report: TickReport | None = None) 
             job.job_id,
             spec,
             now,
+            request_ip=job.request_ip,
             scheduled_for=max(due, now),
             execution_id=derived_execution_id(job.job_id, int(due_epoch * 1000), "tick"),
         )

@@ -49,11 +49,13 @@ def enqueue(
     due = first_run(spec, now)
     if spec.cron is None and due <= now:
         execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip)
-        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution, new_job=new_job)
+        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution, new_job=new_job, request_ip=request_ip)
         if not saved.created:
             _cancel_scheduled_runs(job_id, now, keep=execution.execution_id)
         return _sent(saved.job, execution, now)
-    saved = store.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp(), new_job=new_job)
+    saved = store.save_job(
+        task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp(), new_job=new_job, request_ip=request_ip
+    )
     if not saved.created:
         _cancel_scheduled_runs(job_id, now)
     if due <= now + timedelta(seconds=get_settings().dispatch_lookahead_seconds):

@@ -107,6 +107,8 @@ class JobModel(Model):
     # Cron ticks deliberately not run (forbid policy, missed starting deadline).
     skipped_ticks = NumberAttribute(default=0)
     last_skipped_at = UTCDateTimeAttribute(null=True)
+    # The caller of the latest POST/PUT: its scheduled runs carry it as their requestIP.
+    request_ip = UnicodeAttribute(null=True)
 
     by_due = JobsByDue()
 
@@ -285,10 +287,30 @@ class DeliveryIdempotencyModel(Model):
     and the TTL are declared; Powertools writes the other attributes itself."""
 
     class Meta(_Meta):
-        table_name = f"{_settings.stage}-slipway-delivery-idempotency"
+        table_name = _settings.delivery_idempotency_table
 
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute(null=True)
+
+
+class IdempotencyModel(Model):
+    """Records of enqueues made with an ``Idempotency-Key`` (chalicelib.idempotency).
+
+    Written and read by Powertools' ``DynamoDBPersistenceLayer``, whose default attribute names
+    these are; declared here so the local stack and the CDK app provision the table like the
+    others. DynamoDB's TTL removes records after their expiry (Powertools also ignores expired
+    ones before TTL gets to them).
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.idempotency_table
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+    validation = UnicodeAttribute(null=True)
+    in_progress_expiration = NumberAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -301,4 +323,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     SlotModel,
     ConnectionModel,
     DeliveryIdempotencyModel,
+    IdempotencyModel,
 )

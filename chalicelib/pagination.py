@@ -11,10 +11,8 @@ from chalicelib.errors import ValidationError
 def parse_page(raw: str | None) -> int:
     if raw is None or raw == "":
         return 1
-    try:
-        page = int(raw)
-    except ValueError as exc:
-        raise ValidationError(f"page must be a positive integer, got {raw!r}", field="page") from exc
+    # ASCII digits only: int() would also take " 5", "+5" and other scripts' digits.
+    page = int(raw) if raw.isascii() and raw.isdigit() else 0
     if page < 1:
         raise ValidationError(f"page must be a positive integer, got {raw!r}", field="page")
     return page

@@ -21,7 +21,8 @@ from chalicelib.durations import parse_duration
 from chalicelib.errors import ValidationError
 
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:@]*$", re.IGNORECASE)
-_TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,199}$")
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=~-]{0,199}$"
+_TASK_ID = re.compile(TASK_ID_PATTERN)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 NOTIFY_EVENTS = ("succeeds", "fails", "finishes")
 WEBHOOK_EVENTS = ("succeeds", "fails", "finishes", "starts")

@@ -15,8 +15,9 @@ from chalicelib.urls import Urls
 
 def list_tasks(page: int, urls: Urls) -> dict[str, Any]:
     per_page = get_settings().tasks_per_page
-    tasks = store.list_task_page(page, per_page)
     paging = Page(page, per_page, store.counter(store.TASKS_COUNTER))
+    # Past the last page there is nothing to read (and no huge Limit to send DynamoDB).
+    tasks = store.list_task_page(page, per_page) if page <= max(paging.pages, 1) else []
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.tasks_page())
 
 
@@ -46,8 +47,9 @@ def task_details(task_id: str, urls: Urls) -> dict[str, Any]:
 def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> dict[str, Any]:
     job = require_job(task_id, job_id)
     per_page = get_settings().executions_per_page
-    executions = store.list_executions(job_id, page, per_page)
-    return views.job_details(job, executions, Page(page, per_page, int(job.execution_count or 0)), urls)
+    paging = Page(page, per_page, int(job.execution_count or 0))
+    executions = store.list_executions(job_id, page, per_page) if page <= max(paging.pages, 1) else []
+    return views.job_details(job, executions, paging, urls)
 
 
 def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> dict[str, Any]:

@@ -36,6 +36,8 @@ def plan_retry(
         spec,
         now,
         attempt=attempt,
+        # The caller whose request started the chain of attempts.
+        request_ip=execution.request_ip,
         scheduled_for=due,
         execution_id=derived_execution_id(execution.job_id, int(due.timestamp() * 1000), execution.execution_id),
         retry_of=execution.execution_id,

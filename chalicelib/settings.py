@@ -140,6 +140,25 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_timeout_seconds: float = 10.0
+    # HTTP Basic credentials accepted by the API, "user:password,user2:password2"; empty = off.
+    # A password written "sha256:<64 hex digits>" is compared as that digest of the password sent.
+    auth_basic_users: str = ""
+    # API keys accepted (header X-Api-Key or Authorization: Bearer), comma-separated; empty = off.
+    # A key written "sha256:<64 hex digits>" is compared as that digest of the key sent.
+    auth_api_keys: str = ""
+    # An API Gateway authorizer on every route but the health check and /openapi.json (AWS only;
+    # the local stack ignores it): "" = none, "iam" (SigV4-signed callers), or
+    # "cognito:<user pool ARN>[,<user pool ARN>...]" (a Cognito ID token in Authorization).
+    api_authorizer: str = ""
+    # How long a POST's Idempotency-Key is remembered: a repeat within it answers the first response.
+    idempotency_expiry_seconds: int = 24 * 3600
+    # Origins allowed by CORS ("https://a.example,https://b.example", or "*"); empty = no CORS headers.
+    cors_origins: tuple[str, ...] = ()
+    # How long a browser may cache a CORS preflight answer (seconds).
+    cors_max_age_seconds: int = 600
+    # Responses at least this large are gzipped for clients that accept it (API Gateway's
+    # minimumCompressionSize; the local front door does the same); -1 = never.
+    gzip_min_bytes: int = 1024
 
     @property
     def tasks_table(self) -> str:
@@ -168,6 +187,14 @@ class Settings:
     @property
     def connections_table(self) -> str:
         return f"{self.stage}-slipway-ws-connections"
+
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.stage}-slipway-idempotency"
+
+    @property
+    def delivery_idempotency_table(self) -> str:
+        return f"{self.stage}-slipway-delivery-idempotency"
 
     @property
     def job_queue(self) -> str:

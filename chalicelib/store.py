@@ -97,6 +97,7 @@ def save_job(
     execution: ExecutionModel | None,
     next_run_at: float | None = None,
     new_job: bool = False,
+    request_ip: str | None = None,
 ) -> SavedJob:
     """Create or replace a job (and its task on first use), with its first execution if given.
 
@@ -113,7 +114,7 @@ def save_job(
         task = TaskModel(task_id) if guess else get_task(task_id)
         job = None if guess and new_job else get_job(task_id, job_id)
         try:
-            return _save_job_once(task_id, job_id, spec, now, execution, next_run_at, task, job)
+            return _save_job_once(task_id, job_id, spec, now, execution, next_run_at, task, job, request_ip)
         except TransactWriteError as exc:
             if exc.cause_response_code != "TransactionCanceledException":
                 raise
@@ -129,6 +130,7 @@ def _save_job_once(
     next_run_at: float | None,
     task: TaskModel | None,
     job: JobModel | None,
+    request_ip: str | None = None,
 ) -> SavedJob:
     with TransactWrite(connection=_connection()) as tx:
         if task is None:
@@ -161,6 +163,7 @@ def _save_job_once(
         else:
             job.spec = spec
             job.last_modified_at = now
+        job.request_ip = request_ip
         # A pending schedule is replaced by the new one (or cleared for an immediate run).
         job.scheduled = next_run_at is not None
         job.next_run_at = next_run_at

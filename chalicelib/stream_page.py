@@ -55,7 +55,11 @@ _PAGE = """<!doctype html>
 
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(scheme + '://' + location.host + wsPath);
+    // With API keys on, the page's own ?apiKey= goes on to the WebSocket (browsers cannot set
+    // headers on a handshake); Basic credentials the browser holds are sent as they are.
+    const apiKey = new URLSearchParams(location.search).get('apiKey');
+    const query = apiKey ? '?apiKey=' + encodeURIComponent(apiKey) : '';
+    const socket = new WebSocket(scheme + '://' + location.host + wsPath + query);
     window.slipwayStream = { socket: socket, connects: (window.slipwayStream || { connects: 0 }).connects + 1 };
     socket.onopen = function () { connEl.textContent = 'open'; };
     socket.onmessage = function (event) {
@@ -83,7 +87,10 @@ _PAGE = """<!doctype html>
   // The execution's status from the API until the done message gives the final one.
   function pollStatus() {
     if (finished) { return; }
-    fetch(statusUrl, { headers: { Accept: 'application/json' } })
+    const headers = { Accept: 'application/json' };
+    const key = new URLSearchParams(location.search).get('apiKey');
+    if (key) { headers['X-Api-Key'] = key; }
+    fetch(statusUrl, { headers: headers })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (body) {
         if (body && !finished) { statusEl.textContent = body.execution.status; }

@@ -51,6 +51,7 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
             "queue_message_id": item.queue_message_id,
             **dispatch_records(item),
         },
+        "requestIP": item.request_ip,
         "scheduledFor": to_iso(item.scheduled_for),
         "retryOf": item.retry_of,
         "startedAt": to_iso(item.started_at),

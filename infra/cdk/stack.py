@@ -55,6 +55,11 @@ WS_PATH_PATTERNS = (
     "/tasks/*/job/*/ws",
 )
 
+# Settings the runners do not get (the API's credentials).
+RUNNER_EXCLUDED_PREFIXES = ("SLIPWAY_AUTH_",)
+# Powertools removes the record of a failed idempotent enqueue so its key can be used again.
+IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
+
 # What each role may do; every action is granted on named ARNs only.
 TABLE_ACTIONS_API = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 # The health check describes a table.
@@ -311,6 +316,9 @@ class SlipwayStack(Stack):
             "iam_role_arn": PLACEHOLDER_ROLE_ARN,
             "environment_variables": self.lambda_environment(),
         }
+        if self.settings.gzip_min_bytes >= 0:
+            # API Gateway gzips answers of at least this size for clients that accept it.
+            stage_config["minimum_compression_size"] = self.settings.gzip_min_bytes
         return Chalice(self, "ChaliceApp", source_dir=str(self.project_dir), stage_config=stage_config)
 
     @property
@@ -375,6 +383,8 @@ class SlipwayStack(Stack):
         role = self.api_role
         self._grant(role, TABLE_ACTIONS_API + TABLE_ACTIONS_API_EXTRA, self._table_arns())
         self._grant(role, ("dynamodb:Query",), self._index_arns())
+        if "IdempotencyModel" in self.tables:
+            self._grant(role, IDEMPOTENCY_TABLE_ACTIONS_API, [self.tables["IdempotencyModel"].table_arn])
         self._grant(role, JOB_QUEUE_ACTIONS_API, self.job_queue_arns)
         self._grant(role, DEAD_LETTER_ACTIONS_API, [self.queues[self.settings.job_dead_letter_queue].queue_arn])
         self._grant(role, CONTROL_QUEUE_ACTIONS_API, [self._control_queue_arn()])
@@ -535,7 +545,10 @@ class SlipwayStack(Stack):
 
     def runner_environment(self) -> dict[str, str]:
         """What a runner host needs in its environment (besides credentials from its role)."""
-        env = {**settings_environment(self.settings), "AWS_DEFAULT_REGION": Aws.REGION}
+        env = settings_environment(self.settings)
+        # Runners check no caller: the API's credentials stay out of their environment and outputs.
+        env = {key: value for key, value in env.items() if not key.startswith(RUNNER_EXCLUDED_PREFIXES)}
+        env["AWS_DEFAULT_REGION"] = Aws.REGION
         if self.websocket_api is not None and not self.settings.ws_management_url:
             domain = self._execute_api_domain(self.websocket_api)
             env["SLIPWAY_WS_MANAGEMENT_URL"] = f"https://{domain}/{self.api_stage}"

@@ -44,6 +44,30 @@ class RestGateway:
                 }
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding value accepts gzip (``gzip;q=0`` refuses it)."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
+            quality = params.strip().lower().removeprefix("q=")
+            try:
+                return not params.strip() or float(quality) > 0
+            except ValueError:
+                return True
+    return False
+
+
+def _compress(request: web.Request, response: web.Response, min_bytes: int) -> None:
+    """Gzip like API Gateway's ``minimumCompressionSize``: bodies of at least ``min_bytes``, for
+    clients that accept gzip (``-1`` never)."""
+    size = len(response.body or b"") if isinstance(response.body, bytes) else 0
+    if min_bytes < 0 or size == 0 or size < min_bytes or "Content-Encoding" in response.headers:
+        return
+    response.headers.add("Vary", "Accept-Encoding")
+    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        response.enable_compression(web.ContentCoding.gzip)
+
+
 def _to_response(result: dict[str, Any]) -> web.Response:
     body = result.get("body")
     if result.get("isBase64Encoded") and body is not None:
@@ -63,18 +87,27 @@ def _to_response(result: dict[str, Any]) -> web.Response:
     return response
 
 
-def build_app(rest: RestGateway, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+def build_app(
+    rest: RestGateway, extra_routes: list[web.RouteDef] | None = None, gzip_min_bytes: int = -1
+) -> web.Application:
     application = web.Application(client_max_size=16 * 1024 * 1024)
     application.add_routes(extra_routes or [])
 
     async def rest_handler(request: web.Request) -> web.StreamResponse:
         body = await request.read() if request.can_read_body else None
         headers = dict(request.headers)
-        headers.setdefault("X-Forwarded-For", request.remote or "127.0.0.1")
+        # API Gateway appends the peer's address to X-Forwarded-For; the app reads the first one.
+        forwarded = request.headers.get("X-Forwarded-For")
+        peer = request.remote or "127.0.0.1"
+        headers = {name: value for name, value in headers.items() if name.lower() != "x-forwarded-for"}
+        headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
         result = await asyncio.get_running_loop().run_in_executor(
             None, rest.handle, request.method, request.path_qs, headers, body
         )
-        return _to_response(result)
+        response = _to_response(result)
+        _compress(request, response, gzip_min_bytes)
+        return response
 
-    application.router.add_route("*", "/{tail:.*}", rest_handler)
+    # Any character, newlines included (a "." would leave "%0A" paths to aiohttp's text 404).
+    application.router.add_route("*", r"/{tail:[\s\S]*}", rest_handler)
     return application

@@ -22,7 +22,7 @@ def serve(host: str, port: int, settings: Settings) -> None:
 
     rest = RestGateway(chalice_module.app)
     websockets = LocalWebsocketApi(chalice_module.app, settings.stage)
-    application = build_app(rest, websockets.routes())
+    application = build_app(rest, websockets.routes(), gzip_min_bytes=settings.gzip_min_bytes)
     consumer = NotificationsConsumer(chalice_module.deliver_notifications, settings)
     asyncio.run(_serve(application, host, port, settings, consumer))
 

@@ -94,7 +94,7 @@ def test_parse_page(raw, page):
     assert parse_page(raw) == page
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "1e3", " ", "two", "-0"])
+@pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "1e3", " ", "two", "-0", "+5", " 5", "\uff15", "1_000"])
 def test_parse_page_rejects_what_is_not_a_positive_integer(raw):
     with pytest.raises(ValidationError) as info:
         parse_page(raw)
