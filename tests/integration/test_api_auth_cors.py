@@ -5,11 +5,14 @@ No runner: these requests only need the API."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 
 import pytest
 import requests
+import websockets
+from websockets.exceptions import InvalidStatus
 
 from chalicelib.auth import hash_secret
 from infra.local.harness import StackProcess
@@ -150,3 +153,38 @@ def test_answers_carry_the_allowed_origin_even_errors(secured: StackProcess):
     assert foreign.status_code == 200
     assert "Access-Control-Allow-Origin" not in foreign.headers
     assert foreign.headers["Vary"] == "Origin"
+
+
+def _handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
+    """The HTTP status a WebSocket handshake is answered with (101 when it opens)."""
+
+    async def attempt() -> int:
+        async with asyncio.timeout(20):
+            try:
+                async with websockets.connect(url, open_timeout=15, additional_headers=headers) as socket:
+                    await socket.close()
+                    return 101
+            except InvalidStatus as refused:
+                return refused.response.status_code
+
+    return asyncio.run(attempt())
+
+
+def test_websocket_handshakes_and_stream_pages_need_credentials_too(secured: StackProcess):
+    job_id = _enqueue(secured.base_url, {"X-Api-Key": KEY}, task="ws-secured").json()["jobId"]
+    path = f"/tasks/ws-secured/jobs/{job_id}"
+    ws = secured.base_url.replace("http://", "ws://") + path + "/ws/"
+
+    # Without credentials the handshake is refused before anything is looked up; with any of
+    # them it gets as far as the lookup (the job is delayed: no execution to watch yet → 404).
+    assert _handshake_status(ws) == 401
+    assert _handshake_status(ws + "?apiKey=nope") == 401
+    assert _handshake_status(ws + f"?apiKey={KEY}") == 404
+    assert _handshake_status(ws, basic(USER, PASSWORD)) == 404
+    assert _handshake_status(ws, {"X-Api-Key": KEY}) == 404
+    page = secured.base_url + path + "/stream/"
+    assert requests.get(page, timeout=30).status_code == 401
+    assert requests.get(page, params={"apiKey": "nope"}, timeout=30).status_code == 401
+    assert requests.get(page, params={"apiKey": KEY}, timeout=30).status_code == 404
+    # Only the pages take a key in the query: the JSON API still wants a header.
+    assert requests.get(secured.base_url + path + "/", params={"apiKey": KEY}, timeout=30).status_code == 401

@@ -49,6 +49,19 @@ def test_the_heartbeat_answers_the_blacklist_flag(stack: StackProcess) -> None:
     assert hosts.heartbeat(beat, now + 2) is False
 
 
+def test_a_host_that_leaves_is_gone_at_once_and_keeps_its_blacklist_flag(stack: StackProcess) -> None:
+    pool, now = _pool(), time.time()
+    leaving = _beat(pool, "h1", now)
+    _beat(pool, "h2", now)
+    hosts.set_blacklisted(leaving, True, now)
+
+    hosts.leave(leaving)
+
+    (gone,) = [h for h in hosts.hosts_of_pool(pool) if h.host_id == leaving]
+    assert not hosts.is_alive(gone, now) and gone.running == []
+    assert gone.blacklisted is True
+
+
 def test_the_last_available_host_cannot_be_blacklisted(stack: StackProcess) -> None:
     pool, now = _pool(), time.time()
     first = _beat(pool, "h1", now)

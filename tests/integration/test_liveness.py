@@ -13,11 +13,13 @@ import uuid
 from chalicelib import liveness, store
 from chalicelib.clock import utcnow
 from chalicelib.executions import new_execution
+from chalicelib.models import ExecutionModel
 from chalicelib.payload import parse_job
 from chalicelib.settings import get_settings
 from infra.local.harness import StackProcess
 from runner.heartbeats import ExecutionHeartbeats
 from tests.conftest import TEST_IMAGE
+from tests.integration.receivers import WebhookReceiver
 
 
 def _claimed(task_id: str, host: str, silent_for: float = 0.0, **job: object) -> tuple[str, str]:
@@ -32,6 +34,18 @@ def _claimed(task_id: str, host: str, silent_for: float = 0.0, **job: object) ->
     return job_id, execution.execution_id
 
 
+def _reap(job_id: str, execution_id: str) -> ExecutionModel:
+    """``reap()``, tolerating that the stack's own reapers (its runner between beats, its
+    dispatcher tick) ended the execution first: either way it must end, once, for silence."""
+    ended = liveness.reap()
+    stored = store.get_execution(job_id, execution_id, consistent=True)
+    assert stored is not None
+    assert execution_id in ended or (
+        stored.status in ("failed", "stopped") and "stopped heart-beating" in (stored.error or "")
+    ), (ended, stored.status)
+    return stored
+
+
 def _stale() -> float:
     return get_settings().execution_stale_seconds + 5.0
 
@@ -40,10 +54,8 @@ def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(sta
     host = f"ghost-{uuid.uuid4().hex[:6]}"
     job_id, execution_id = _claimed(task_id, host, silent_for=_stale(), retries=1)
 
-    ended = liveness.reap()
+    execution = _reap(job_id, execution_id)
 
-    assert execution_id in ended
-    execution = store.get_execution(job_id, execution_id, consistent=True)
     assert execution is not None and execution.status == "failed"
     assert f"runner {host} stopped heart-beating" in (execution.error or "")
     assert execution.active_shard is None and execution.finished_at is not None
@@ -54,6 +66,23 @@ def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(sta
     assert store.beat(job_id, execution_id, host) is False
     assert store.finish_execution(execution, {"status": "done", "finished_at": utcnow()}) is False
     assert store.get_execution(job_id, execution_id, consistent=True).status == "failed"
+
+
+def test_a_reaped_execution_fires_its_webhooks_like_any_other_end(stack: StackProcess, task_id: str) -> None:
+    receiver = WebhookReceiver().start()
+    try:
+        hooks = {event: [{"url": receiver.url(f"/{event}")}] for event in ("fails", "finishes", "succeeds")}
+        job_id, execution_id = _claimed(task_id, f"gone-{uuid.uuid4().hex[:6]}", silent_for=_stale(), webhooks=hooks)
+
+        _reap(job_id, execution_id)
+
+        for event in ("fails", "finishes"):
+            (hit,) = receiver.wait_for(f"/{event}", 1)
+            assert hit.json["executionId"] == execution_id
+            assert hit.json["status"] == "failed" and "stopped heart-beating" in hit.json["error"]
+        assert receiver.at("/succeeds") == []
+    finally:
+        receiver.stop()
 
 
 def test_a_runner_that_beats_again_keeps_its_run(stack: StackProcess, task_id: str) -> None:
@@ -82,12 +111,15 @@ def test_a_recent_heartbeat_is_left_alone(stack: StackProcess, task_id: str) -> 
 
 def test_a_silent_runners_execution_with_a_stop_request_ends_stopped(stack: StackProcess, task_id: str) -> None:
     host = f"ghost-{uuid.uuid4().hex[:6]}"
-    job_id, execution_id = _claimed(task_id, host, silent_for=_stale(), retries=2)
+    # A fresh heartbeat, then the reconciler's own step: the stack's reapers must not end it
+    # before the stop request is recorded.
+    job_id, execution_id = _claimed(task_id, host, retries=2)
     execution = store.get_execution(job_id, execution_id, consistent=True)
     assert execution is not None
     store.update_execution(execution, stop_requested=True)
+    execution = store.get_execution(job_id, execution_id, consistent=True)
 
-    assert execution_id in liveness.reap()
+    assert liveness.give_up(execution, utcnow(), "silent", heartbeat_at=float(execution.heartbeat_at))
 
     stored = store.get_execution(job_id, execution_id, consistent=True)
     assert stored.status == "stopped"
@@ -128,7 +160,7 @@ def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
     host = f"beating-{uuid.uuid4().hex[:6]}"
     kept_job, kept_id = _claimed(task_id, host, silent_for=5)
     lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
-    assert lost_id in liveness.reap()
+    _reap(lost_job, lost_id)
     kept = _HeldRun(store.get_execution(kept_job, kept_id, consistent=True))
     lost = _HeldRun(store.get_execution(lost_job, lost_id, consistent=True))
     beats = ExecutionHeartbeats(dataclasses.replace(get_settings(), runner_host=host), lambda: [kept, lost])
