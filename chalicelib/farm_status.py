@@ -51,9 +51,10 @@ def _queues() -> dict[str, Any]:
         "jobs": {"length": sum(length or 0 for length in pools.values()), "pools": pools},
         "error": {"length": _queue_length(settings.job_dead_letter_queue)},
     }
-    notifications = getattr(settings, "notifications_queue", None)
-    if isinstance(notifications, str) and notifications:
-        queues["notifications"] = {"length": _queue_length(notifications)}
+    queues["notifications"] = {
+        "length": _queue_length(settings.notifications_queue),
+        "error": _queue_length(settings.notifications_dead_letter_queue),
+    }
     return queues
 
 

@@ -237,6 +237,8 @@ def test_status_has_the_documents_shape_with_hosts_containers_jobs_and_queues(fa
     assert isinstance(body["queues"]["jobs"]["length"], int)
     assert set(body["queues"]["jobs"]["pools"]) == {"a", "b", "broken"}
     assert body["queues"]["error"]["length"] == 0
+    notifications = body["queues"]["notifications"]
+    assert set(notifications) == {"length", "error"} and all(isinstance(v, int) for v in notifications.values())
     assert [pool["name"] for pool in body["pools"]] == ["a", "b", "broken"]
     assert body["pools"][0]["maxRunning"] == 1
 
