@@ -101,7 +101,7 @@ def test_only_the_idempotency_table_may_be_deleted_from(synthesized: Synthesis):
 def test_runners_do_not_get_the_api_credentials():
     settings = Settings(stage="s", auth_basic_users="alice:pw", auth_api_keys="k", runner_concurrency=8)
 
-    env = SlipwayStack.runner_environment(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    env = SlipwayStack.runner_environment(SimpleNamespace(settings=settings, websocket_api=None))  # type: ignore[arg-type]
 
     assert env["SLIPWAY_RUNNER_CONCURRENCY"] == "8"
     assert not any(key.startswith("SLIPWAY_AUTH_") for key in env)

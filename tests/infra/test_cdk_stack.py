@@ -363,7 +363,9 @@ def test_the_notifications_handler_reads_its_queue_with_partial_batch_failures(s
         for logical_id, table in synthesized.resources("AWS::DynamoDB::Table").items()
         if table["Properties"]["TableName"].endswith("-slipway-delivery-idempotency")
     ]
-    assert grants["dynamodb:DeleteItem"] == {json.dumps({"Fn::GetAtt": [table, "Arn"]})}
+    # The delivery records' table; the API's idempotency table is the only other one it may delete from.
+    idempotency = _logical_id(synthesized, "AWS::DynamoDB::Table", "TableName", settings.idempotency_table)
+    assert grants["dynamodb:DeleteItem"] == {json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in (table, idempotency)}
     # SMTP by default: no SES permission unless the stage sends through SES.
     assert "ses:SendRawEmail" not in grants
 
