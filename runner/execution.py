@@ -185,7 +185,7 @@ class ExecutionRun:
             self._viewers.abandon()
             raise
         if ExecutionStatus(execution.status).is_finished:
-            self._viewers.close(execution.status, execution.exit_code)
+            self.live_logs.close_soon(self._viewers, execution.status, execution.exit_code)
         else:
             # Handed back (a host fault, a drain): the next runner serves the same viewers.
             self._viewers.abandon()

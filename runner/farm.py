@@ -199,4 +199,5 @@ class FarmMember:
                 "containerId": container_id,
                 "startedAt": to_iso(started_at),
             }
-        self._wake.set()
+        # Shown in /status/ at the next heartbeat (within runner_heartbeat_seconds): an extra
+        # write per container start would cost throughput for no one's benefit.

@@ -174,6 +174,9 @@ class ExecutionFanout:
 
     def _round(self) -> list[Future[None]]:
         self._drain()
+        if not self._backlog.lines:
+            # Nothing printed yet: no one to serve, so no query (a silent run costs none).
+            return []
         self._refresh_viewers(force=False)
         posts: list[Future[None]] = []
         with self._lock:
@@ -277,6 +280,26 @@ class LogFanout:
     def __init__(self, settings: Settings, max_posts: int = 16) -> None:
         self.settings = settings
         self._pool = ThreadPoolExecutor(max_workers=max_posts, thread_name_prefix="ws-post")
+        self._closing: set[threading.Thread] = set()
+        self._closing_lock = threading.Lock()
 
     def open(self, execution_id: str) -> ExecutionFanout:
         return ExecutionFanout(execution_id, self.settings, self._pool)
+
+    def close_soon(self, fanout: ExecutionFanout, status: str, exit_code: int | None) -> None:
+        """Close ``fanout`` on a thread of its own: the run's slot (and its SQS message) is
+        released at once, not after the last posts and the viewers' lookup."""
+        closer = threading.Thread(
+            target=fanout.close, args=(status, exit_code), name=f"ws-close-{fanout.execution_id}", daemon=True
+        )
+        with self._closing_lock:
+            self._closing = {thread for thread in self._closing if thread.is_alive()}
+            self._closing.add(closer)
+        closer.start()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait for the closes under way (the runner's shutdown)."""
+        with self._closing_lock:
+            closing = list(self._closing)
+        for thread in closing:
+            thread.join(timeout)

@@ -113,6 +113,8 @@ class Runner:
         for thread in self._resumed:
             thread.join()
         self._remover.flush()
+        if self.live_logs is not None:
+            self.live_logs.flush()
         self._execution_heartbeats.stop()
         for hook in self.on_shutdown:
             try:
