@@ -122,7 +122,9 @@ def test_new_job_id_is_a_uuid4():
 
 
 @pytest.mark.parametrize(
-    "text", [str(uuid.uuid4()), "5a023792-1445-44e9-8a8b-cfe5ad05d1c6", "de5fa478-9106-42d6-b142-325941ebf913"]
+    "text",
+    [str(uuid.uuid4()), "5a023792-1445-44e9-8a8b-cfe5ad05d1c6", "de5fa478-9106-42d6-b142-325941ebf913"],
+    ids=["fresh", "fixed-1", "fixed-2"],
 )
 def test_is_uuid4_accepts_a_uuid4(text):
     assert ids.is_uuid4(text)
@@ -141,7 +143,8 @@ def variant_mismatch(text, nibble):
 @pytest.mark.parametrize(
     "text",
     [
-        str(uuid.uuid1()),
+        # Named: a fresh value's id would differ between two collections (pytest-xdist workers).
+        pytest.param(str(uuid.uuid1()), id="uuid1"),
         str(uuid.uuid3(uuid.NAMESPACE_DNS, "example.com")),
         str(uuid.uuid5(uuid.NAMESPACE_DNS, "example.com")),
         "01890a5d-ac96-774b-bcce-b302099a8057",  # a UUIDv7

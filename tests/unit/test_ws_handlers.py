@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from chalicelib import log_replay
+from chalicelib import log_replay, store
 from chalicelib.models import ALL_MODELS, ConnectionModel, ExecutionModel, JobModel
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -26,6 +26,10 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             model._connection = None  # a connection made against another endpoint
             model.create_table(wait=True)
         yield
+    # Nor may the mock's connections outlive it: later tests in this process use the stack's.
+    for model in ALL_MODELS:
+        model._connection = None
+    store._make_connection.cache_clear()
 
 
 @pytest.fixture
