@@ -13,26 +13,13 @@ import json
 import statistics
 import threading
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import docker
 import requests
 
+from bench.figures import IMAGE, RESULTS, iso_seconds, percentile
 from infra.local.harness import StackProcess
-
-IMAGE = "slipway-test/busybox:latest"
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _iso(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 class StartEvents:
@@ -101,11 +88,11 @@ def run(jobs: int, cron_ticks: int, spread: float, concurrency: int) -> dict[str
                 for execution in session.get(url).json()["job"]["executions"]:
                     started = events.starts.get(execution["executionId"])
                     if started is not None and execution["scheduledFor"]:
-                        skews[group].append(started - _iso(execution["scheduledFor"]))
+                        skews[group].append(started - iso_seconds(execution["scheduledFor"]))
         for execution in cron_runs:
             started = events.starts.get(execution["executionId"])
             if started is not None:
-                skews["cron"].append(started - _iso(execution["scheduledFor"]))
+                skews["cron"].append(started - iso_seconds(execution["scheduledFor"]))
         events.close()
     skews["all"] = skews["startIn"] + skews["startAt"] + skews["cron"]
     return {"skew_seconds": skews, "sleep_baseline_seconds": baseline}
@@ -119,11 +106,11 @@ def report(results: dict[str, Any]) -> None:
         if not values:
             print(f"  {group:<10}{0:>5}   (no sample)")
             continue
-        p50, p99 = statistics.median(values) * 1000, _percentile(values, 99) * 1000
+        p50, p99 = statistics.median(values) * 1000, percentile(values, 99) * 1000
         high, low = max(values) * 1000, min(values) * 1000
         print(f"  {group:<10}{len(values):>5}{p50:>10.1f}{p99:>10.1f}{high:>10.1f}{low:>10.1f}")
     overall = results["skew_seconds"]["all"]
-    p99 = _percentile(overall, 99) if overall else float("inf")
+    p99 = percentile(overall, 99) if overall else float("inf")
     print(f"Target p99 ≤ 1000 ms: {p99 * 1000:.1f} ms {'PASS' if p99 <= 1.0 else 'MISS'}")
 
 

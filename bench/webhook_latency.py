@@ -15,26 +15,13 @@ import os
 import statistics
 import threading
 import time
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.figures import IMAGE, RESULTS, iso_seconds, percentile
 from infra.local.harness import StackProcess
-
-IMAGE = "slipway-test/busybox:latest"
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _iso(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 class Receiver:
@@ -73,7 +60,7 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {
         "n": len(values),
         "p50_ms": round(statistics.median(values) * 1000, 1),
-        "p90_ms": round(_percentile(values, 90) * 1000, 1),
+        "p90_ms": round(percentile(values, 90) * 1000, 1),
         "max_ms": round(max(values) * 1000, 1),
     }
 
@@ -106,9 +93,9 @@ def run(jobs: int) -> dict[str, Any]:
             ).json()
             execution_id = body["executionId"]
             arrived, payload = receiver.wait((execution_id, "finishes"))
-            ends.append(arrived - _iso(payload["finishedAt"]))
+            ends.append(arrived - iso_seconds(payload["finishedAt"]))
             started_arrival, started_payload = receiver.wait((execution_id, "starts"))
-            starts.append(started_arrival - _iso(started_payload["startedAt"]))
+            starts.append(started_arrival - iso_seconds(started_payload["startedAt"]))
         publish = _publish_cost(stack, 50)
     receiver.server.shutdown()
     return {
