@@ -204,8 +204,7 @@ class Settings:
         """The job queue of ``pool``; the default pool keeps the historic name."""
         if pool == "default":
             return self.job_queue
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in pool)[:40]
-        return f"{self.stage}-slipway-jobs-pool-{safe}"
+        return f"{self.stage}-slipway-jobs-pool-{_queue_name_part(pool)}"
 
     @property
     def job_dead_letter_queue(self) -> str:
@@ -213,8 +212,7 @@ class Settings:
 
     def control_queue(self, host: str) -> str:
         """The queue on which the runner of ``host`` receives stop requests."""
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in host)[:40]
-        return f"{self.stage}-slipway-control-{safe}"
+        return f"{self.stage}-slipway-control-{_queue_name_part(host)}"
 
     @property
     def notifications_queue(self) -> str:
@@ -262,3 +260,8 @@ def current_secret_env_words() -> tuple[str, ...]:
 def get_settings() -> Settings:
     """The settings of this process, read from the environment once."""
     return Settings.from_env()
+
+
+def _queue_name_part(text: str) -> str:
+    """``text`` as SQS allows it in a queue name (letters, digits, ``-``, ``_``), shortened."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:40]
