@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import requests
 
@@ -76,6 +77,18 @@ class Api:
     def wait_finished(self, execution_url: str, timeout: float = 30.0) -> dict[str, Any]:
         finished = {"done", "failed", "timedout", "stopped", "expired"}
         return self.wait_for(execution_url, lambda b: b["execution"]["status"] in finished, timeout)["execution"]
+
+
+def containers_of(execution_id: str) -> list[str]:
+    """Ids of the containers labelled with ``execution_id``, present or not yet removed.
+
+    ``sparse=True`` lists without inspecting each container, so one being removed meanwhile
+    cannot turn the listing into a 404.
+    """
+    found = docker.from_env().containers.list(
+        all=True, sparse=True, filters={"label": f"slipway.execution={execution_id}"}
+    )
+    return [container.id for container in found]
 
 
 def parse_iso(text: str) -> datetime:

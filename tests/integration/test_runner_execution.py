@@ -8,7 +8,7 @@ import docker
 import requests
 
 from chalicelib import job_queue
-from tests.conftest import Api
+from tests.conftest import Api, containers_of
 
 
 def test_a_job_that_prints_and_exits_0(api: Api, task_id: str) -> None:
@@ -141,9 +141,7 @@ def test_containers_are_removed_after_their_results_are_stored(api: Api, task_id
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        left = docker.from_env().containers.list(
-            all=True, filters={"label": f"slipway.execution={body['executionId']}"}
-        )
+        left = containers_of(body["executionId"])
         if not left:
             break
         time.sleep(0.1)

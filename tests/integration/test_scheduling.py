@@ -13,7 +13,7 @@ from chalicelib.clock import utcnow
 from chalicelib.executions import new_execution
 from chalicelib.payload import parse_job
 from infra.local.harness import StackProcess
-from tests.conftest import TEST_IMAGE, Api, parse_iso
+from tests.conftest import TEST_IMAGE, Api, containers_of, parse_iso
 
 
 def _executions(api: Api, job_url: str) -> list[dict]:
@@ -165,10 +165,9 @@ def test_stop_execution_kills_the_container_within_two_seconds(api: Api, task_id
     assert response.json()["execution"] == {"id": body["executionId"], "url": body["executionUrl"]}
     assert execution["status"] == "stopped"
     assert parse_iso(execution["finishedAt"]).timestamp() - asked < 2
-    label = {"label": f"slipway.execution={body['executionId']}"}
-    while docker.from_env().containers.list(all=True, filters=label) and time.time() - asked < 2:
+    while containers_of(body["executionId"]) and time.time() - asked < 2:
         time.sleep(0.05)
-    assert docker.from_env().containers.list(all=True, filters=label) == []
+    assert containers_of(body["executionId"]) == []
 
 
 def test_stopping_an_enqueued_execution_prevents_its_run(api: Api, task_id: str) -> None:
