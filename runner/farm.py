@@ -115,11 +115,15 @@ class FarmMember:
             except Exception:
                 logger.exception("heartbeat of %s failed", self.host_id)
 
-    def _beat_soon(self) -> None:
+    def _beat_soon(self, always: bool = False) -> None:
+        """Beat now if the circuit changed state (or ``always``, for a failure: its error shows
+        in /status/ at once). A success that changes nothing, every create, costs no write."""
         state = self.circuit.state
         if state != self._last_state:
             logger.warning("circuit of %s is %s (%s)", self.host_id, state, self.circuit.last_error)
             self._last_state = state
+        elif not always:
+            return
         self._wake.set()
 
     # -- admission ---------------------------------------------------------------------------
@@ -188,7 +192,7 @@ class FarmMember:
     def engine_failed(self, admission: Admission, error: str) -> None:
         admission.engine_reported = True
         self.circuit.record_failure(error)
-        self._beat_soon()
+        self._beat_soon(always=True)
 
     def container_started(self, message: ExecutionMessage, container_id: str, started_at: datetime) -> None:
         with self._lock:

@@ -127,3 +127,18 @@ def test_a_probe_that_never_reached_docker_lets_the_next_message_probe(fake_slot
     member.release(_message(2), probe)  # e.g. its claim was lost: Docker was not tried
 
     assert member.admit(_message(3, "t3")).admitted
+
+
+def test_only_a_failure_or_a_change_of_circuit_asks_for_a_heartbeat_at_once(fake_slots: FakeSlots) -> None:
+    member = _member(Clock())
+    admission = member.admit(_message(1))
+
+    member.engine_ok(admission)
+    assert not member._wake.is_set()  # every successful create: no extra write
+
+    member.engine_failed(admission, "refused")
+    assert member._wake.is_set()  # its error shows in /status/ at once
+    member._wake.clear()
+    member.engine_failed(admission, "refused")  # the second failure opens the circuit
+    assert member.circuit.state == OPEN
+    assert member._wake.is_set()
