@@ -112,6 +112,20 @@ def delete(receipt_handle: str) -> None:
     client("sqs").delete_message(QueueUrl=job_queue_url(), ReceiptHandle=receipt_handle)
 
 
+# SQS deletes at most this many messages per DeleteMessageBatch.
+DELETE_BATCH = 10
+
+
+def delete_batch(receipt_handles: list[str], url: str | None = None) -> list[str]:
+    """Delete up to ``DELETE_BATCH`` messages of ``url`` (default: this runner's job queue) in
+    one call; answers the handles SQS refused."""
+    response = client("sqs").delete_message_batch(
+        QueueUrl=url or job_queue_url(),
+        Entries=[{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(receipt_handles)],
+    )
+    return [receipt_handles[int(failure["Id"])] for failure in response.get("Failed", [])]
+
+
 def extend_visibility(receipt_handle: str, seconds: int) -> None:
     client("sqs").change_message_visibility(
         QueueUrl=job_queue_url(), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
