@@ -48,6 +48,9 @@ class Settings:
     runner_host: str = field(default_factory=socket.gethostname)
     # Containers one runner runs at once.
     runner_concurrency: int = 4
+    # Runs a runner prepares ahead (received, claimed, container created) while all its
+    # containers run; each starts the moment a container ends (runner/start_gate.py).
+    runner_prefetch: int = 1
     # SQS visibility timeout given to a message while its execution runs; extended by heartbeats.
     runner_visibility_seconds: int = 60
     # Long-poll wait of the runner's ReceiveMessage (seconds, ≤ 20); also the longest a warm stop waits for it.

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine
 from runner.farm import Admission, FarmMember
 from runner.log_fanout import ExecutionFanout, LogFanout
 from runner.output import StreamCapture
+from runner.start_gate import StartGate
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ _LONGEST_WAIT = 5.0
 _STALLED_READER_SECONDS = 30
 # SQS keeps a message invisible 12 hours at most.
 _MAX_VISIBILITY = 43_200
+# Storage calls made alongside a run's own steps (the job read with the claim, the ``running``
+# write while the container runs); shared by every run of the process.
+_BOOKKEEPING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bookkeeping")
 
 OutputListener = Callable[[ExecutionModel, str, bytes], None]
 
@@ -66,8 +70,11 @@ class ExecutionRun:
         on_output: OutputListener | None = None,
         farm: FarmMember | None = None,
         live_logs: LogFanout | None = None,
+        start_gate: StartGate | None = None,
     ) -> None:
         self.farm = farm
+        self.start_gate = start_gate
+        self._in_gate = False
         self.admission: Admission | None = None
         self.received = received
         self.live_logs = live_logs
@@ -90,6 +97,8 @@ class ExecutionRun:
         self.settled = False
         # Removes a container in the background once the outcome is stored (None: at once).
         self.remove_later: Callable[[str], None] | None = None
+        # The ``running`` write, made while the container runs.
+        self._running_recorded: Future[None] | None = None
 
     def request_stop(self) -> None:
         """Stop this run (from the control channel): kill its container if it has one."""
@@ -160,6 +169,8 @@ class ExecutionRun:
         return Disposition(True, f"handed back: {reason}")
 
     def _claim_and_run(self, message: ExecutionMessage) -> Disposition:
+        # The job is read while the claim is written: one round trip fewer before the container.
+        job_read = _BOOKKEEPING.submit(store.get_job, message.task_id, message.job_id)
         claim = store.claim(
             message.job_id,
             message.execution_id,
@@ -173,12 +184,12 @@ class ExecutionRun:
         self.execution = execution = claim.execution
         assert execution is not None
         if self.live_logs is None:
-            return self._run_claimed(execution, message)
+            return self._run_claimed(execution, message, job_read)
         # Viewers may be waiting from before the start: they are served from the claim on,
         # and every claimed run ends by closing them with the final status.
         self._viewers = self.live_logs.open(execution.execution_id)
         try:
-            disposition = self._run_claimed(execution, message)
+            disposition = self._run_claimed(execution, message, job_read)
         except BaseException:
             # A storage fault: the message stays and another attempt runs it; the viewers stay
             # connected for that attempt's runner to serve.
@@ -191,8 +202,11 @@ class ExecutionRun:
             self._viewers.abandon()
         return disposition
 
-    def _run_claimed(self, execution: ExecutionModel, message: ExecutionMessage) -> Disposition:
-        self.job = job = store.get_job(message.task_id, message.job_id)
+    def _run_claimed(
+        self, execution: ExecutionModel, message: ExecutionMessage, job_read: Future[JobModel | None]
+    ) -> Disposition:
+        # A storage fault of the read is raised here, like the claim's: the message stays.
+        self.job = job = job_read.result()
         if job is None:
             self._finish(ExecutionStatus.FAILED, error="the job was deleted before its execution started")
             return Disposition(True, "job gone")
@@ -211,14 +225,19 @@ class ExecutionRun:
         printed while no runner watched is lost; the timeout counts from the real start.
         """
         self.execution, self.container_id = execution, container_id
-        self.job = job = store.get_job(execution.task_id, execution.job_id)
-        if job is None:
-            self._finish(ExecutionStatus.FAILED, error="the job was deleted while its execution ran")
-            self._remove_container()
-            return Disposition(True, "job gone")
-        self.spec = spec = JobSpec.from_dict(job.spec)
-        self._stop_requested = bool(execution.stop_requested)
-        return self._contained(lambda: self._follow_resumed(execution, spec, container_id))
+        # Its container runs already: it counts against the runner's slots if one is free.
+        self._in_gate = self.start_gate is not None and self.start_gate.take()
+        try:
+            self.job = job = store.get_job(execution.task_id, execution.job_id)
+            if job is None:
+                self._finish(ExecutionStatus.FAILED, error="the job was deleted while its execution ran")
+                self._remove_container()
+                return Disposition(True, "job gone")
+            self.spec = spec = JobSpec.from_dict(job.spec)
+            self._stop_requested = bool(execution.stop_requested)
+            return self._contained(lambda: self._follow_resumed(execution, spec, container_id))
+        finally:
+            self._leave_start_gate()
 
     def _follow_resumed(self, execution: ExecutionModel, spec: JobSpec, container_id: str) -> None:
         started_at = execution.started_at or self.engine.started(container_id) or self.clock()
@@ -340,15 +359,58 @@ class ExecutionRun:
         if self._stop_requested:
             self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
             return
-        self.engine.start(self.container_id)
+        try:
+            if not self._enter_start_gate():
+                return
+            self.engine.start(self.container_id)
+            self._start_and_follow(execution, spec)
+        finally:
+            self._leave_start_gate()
+
+    def _enter_start_gate(self) -> bool:
+        """Wait for one of the runner's container slots; False when the run ends instead (a
+        stop request, or the runner stopping: then the run is handed back, never started)."""
+        if self.start_gate is None:
+            return True
+        self._in_gate = self.start_gate.enter(self._stop)
+        if self._in_gate:
+            return True
+        if self._stop_requested:
+            self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
+        elif not self._handing_back and not self._abandoned:
+            logger.info("runner stopping: execution %s handed back before its start", self.key)
+            self._handing_back = True
+        return False
+
+    def _leave_start_gate(self) -> None:
+        """The container has exited (or never started): its slot goes to the next run at once,
+        while this one stores its outcome."""
+        if self._in_gate and self.start_gate is not None:
+            self._in_gate = False
+            self.start_gate.leave()
+
+    def _start_and_follow(self, execution: ExecutionModel, spec: JobSpec) -> None:
+        assert self.container_id is not None and self.received is not None
         started_at = self.clock()
         if self.farm is not None and self.received.message is not None:
             self.farm.container_started(self.received.message, self.container_id, started_at)
+        # Recorded while the container runs, not before following it: a short run's output is
+        # read sooner. Everything that ends the run waits for this write first.
+        self._running_recorded = _BOOKKEEPING.submit(self._record_running, execution, spec, started_at)
+        self._follow(execution, spec, started_at)
+
+    def _record_running(self, execution: ExecutionModel, spec: JobSpec, started_at: datetime) -> None:
+        assert self.container_id is not None
         store.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )
         notifications.execution_started(execution, spec)
-        self._follow(execution, spec, started_at)
+
+    def _await_running_recorded(self) -> None:
+        """Wait for the ``running`` write; a storage fault of it is raised here (the message stays)."""
+        if self._running_recorded is not None:
+            recorded, self._running_recorded = self._running_recorded, None
+            recorded.result()
 
     def _follow(self, execution: ExecutionModel, spec: JobSpec, started_at: datetime) -> None:
         """Capture the running container's output, wait for its end (or timeout) and store it."""
@@ -371,7 +433,10 @@ class ExecutionRun:
             if exit_code is None:
                 self.engine.kill(self.container_id)
                 self.engine.wait(self.container_id, 30)
+            self._leave_start_gate()
             _join_while_busy(readers, (stdout, stderr))
+            # Before the output's keys are set on the execution, which the write's reply refreshes.
+            self._await_running_recorded()
             if (self._handing_back or self._abandoned) and not self._stop_requested:
                 return
             self._store_output(execution, stdout, stderr)
@@ -445,6 +510,7 @@ class ExecutionRun:
         stdout: StreamCapture | None = None,
         stderr: StreamCapture | None = None,
     ) -> None:
+        self._await_running_recorded()
         execution = self.execution
         assert execution is not None
         values: dict[str, object] = {

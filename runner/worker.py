@@ -27,6 +27,8 @@ from runner.farm import FarmMember
 from runner.heartbeats import ExecutionHeartbeats
 from runner.housekeeping import ContainerRemover
 from runner.log_fanout import LogFanout
+from runner.message_settler import MessageSettler
+from runner.start_gate import StartGate
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +51,15 @@ class Runner:
         self.on_output = on_output
         # Live log tails, when a WebSocket API is configured to post them to.
         self.live_logs = LogFanout(settings) if settings.ws_management_url else None
-        self._pool = ThreadPoolExecutor(max_workers=settings.runner_concurrency, thread_name_prefix="execution")
+        # Runs in hand: the containers running, plus the ones prepared ahead of a free slot.
+        in_hand = settings.runner_concurrency + max(0, settings.runner_prefetch)
+        self._pool = ThreadPoolExecutor(max_workers=in_hand, thread_name_prefix="execution")
         self._in_flight: dict[str, Received] = {}
         self._lock = threading.Lock()
-        self._slots = threading.Semaphore(settings.runner_concurrency)
+        self._slots = threading.Semaphore(in_hand)
         self._stopping = threading.Event()
+        # Closed with ``_stopping``: runs prepared ahead are handed back instead of started.
+        self._start_gate = StartGate(settings.runner_concurrency, closed=self._stopping)
         self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._runs: dict[str, ExecutionRun] = {}
         self._control = threading.Thread(target=self._control_loop, name="control", daemon=True)
@@ -63,6 +69,7 @@ class Runner:
         self._hurry = threading.Event()
         self._resumed: list[threading.Thread] = []
         self._remover = ContainerRemover(self.engine)
+        self._settler = MessageSettler()
         # Called after the drain, before the process exits (deregistration of the host).
         self.on_shutdown: list[Callable[[], None]] = []
         self.farm = FarmMember(settings, self.engine.port)
@@ -113,6 +120,7 @@ class Runner:
         for thread in self._resumed:
             thread.join()
         self._remover.flush()
+        self._settler.flush()
         if self.live_logs is not None:
             self.live_logs.flush()
         self._execution_heartbeats.stop()
@@ -133,7 +141,9 @@ class Runner:
 
     def resume(self, execution: ExecutionModel, container_id: str) -> None:
         """Follow to its end a container a previous life of this runner started (re-attach)."""
-        run = ExecutionRun(None, self.engine, self.settings, clock=self.clock, on_output=self.on_output)
+        run = ExecutionRun(
+            None, self.engine, self.settings, clock=self.clock, on_output=self.on_output, start_gate=self._start_gate
+        )
         run.remove_later = self._remover.remove_later
         with self._lock:
             self._runs[execution.execution_id] = run
@@ -202,6 +212,7 @@ class Runner:
             on_output=self.on_output,
             farm=self.farm,
             live_logs=self.live_logs,
+            start_gate=self._start_gate,
         )
         run.remove_later = self._remover.remove_later
         key = received.message.execution_id if received.message else received.message_id
@@ -218,7 +229,7 @@ class Runner:
             with self._lock:
                 self._runs.pop(key, None)
         if disposition.delete:
-            job_queue.delete(received.receipt_handle)
+            self._settler.delete_later(received.receipt_handle)
         elif disposition.requeue_after is not None:
             job_queue.extend_visibility(received.receipt_handle, disposition.requeue_after)
         return disposition
