@@ -7,10 +7,16 @@ to SQS, so the session runner does not see them. Heartbeats are dated in the pas
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import uuid
 
-from chalicelib import liveness, store
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from chalicelib import liveness, log_replay, store, ws_api
 from chalicelib.clock import utcnow
 from chalicelib.executions import new_execution
 from chalicelib.models import ExecutionModel
@@ -171,3 +177,36 @@ def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
     assert lost.abandoned and not kept.abandoned
     fresh = store.get_execution(kept_job, kept_id, consistent=True)
     assert fresh.heartbeat_at > utcnow().timestamp() - 5
+
+
+def test_viewers_of_a_reaped_execution_get_its_end_and_are_closed(
+    stack: StackProcess, task_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No runner will close them: the reconciler sends the final status and closes them ``done``."""
+    job_id, execution_id = _claimed(task_id, f"mute-{uuid.uuid4().hex[:6]}")
+    # Whichever process reaps (this test or the stack's own reapers) closes through the stack.
+    with_endpoint = dataclasses.replace(get_settings(), ws_management_url=stack.base_url)
+    monkeypatch.setattr(log_replay, "get_settings", lambda: with_endpoint)
+    monkeypatch.setattr(ws_api, "get_settings", lambda: with_endpoint)
+    url = stack.base_url.replace("http://", "ws://") + f"/tasks/{task_id}/jobs/{job_id}/executions/{execution_id}/ws/"
+
+    async def watch_while_reaped() -> tuple[list[dict[str, object]], str | None]:
+        messages: list[dict[str, object]] = []
+        async with websockets.connect(url, open_timeout=20) as socket:
+            # Connected while the run is held: now its runner falls silent.
+            execution = store.get_execution(job_id, execution_id, consistent=True)
+            assert execution is not None and execution.status == "pulling"
+            store.update_execution(execution, heartbeat_at=utcnow().timestamp() - _stale())
+            await asyncio.to_thread(_reap, job_id, execution_id)
+            async with asyncio.timeout(20):
+                try:
+                    async for raw in socket:
+                        messages.append(json.loads(raw))
+                except ConnectionClosed:
+                    pass
+            return messages, socket.close_reason
+
+    messages, close_reason = asyncio.run(watch_while_reaped())
+
+    assert messages == [{"done": True, "status": "failed", "exitCode": None}]
+    assert close_reason == "done"

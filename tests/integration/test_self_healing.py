@@ -116,6 +116,14 @@ def _created(execution_id: str, since: float) -> int:
     return len(list(events))
 
 
+def _event_times(execution_id: str, since: float) -> dict[str, float]:
+    """When (epoch seconds) each container event of the execution happened: create, start, die…"""
+    events = docker.from_env().events(
+        since=since, until=time.time(), decode=True, filters={"label": f"slipway.execution={execution_id}"}
+    )
+    return {event["Action"]: event["timeNano"] / 1e9 for event in events if event.get("Type") == "container"}
+
+
 def _wait_gone(execution_id: str, timeout: float = 10) -> list[str]:
     deadline = time.monotonic() + timeout
     left = _containers(execution_id)
@@ -123,6 +131,12 @@ def _wait_gone(execution_id: str, timeout: float = 10) -> list[str]:
         time.sleep(0.2)
         left = _containers(execution_id)
     return left
+
+
+def _farm_host(api: Api, name: str) -> dict[str, Any]:
+    """The runner host ``name`` as ``GET /status/`` shows it."""
+    (host,) = [item for item in api.get("/status/").json()["hosts"] if item["host"] == name]
+    return host
 
 
 def _wait_running(api: Api, execution_url: str, timeout: float = 30) -> dict[str, object]:
@@ -258,15 +272,20 @@ def test_a_runner_gone_for_good_has_its_execution_failed_and_retried(
 def test_sigterm_drains_running_containers_and_leaves_queued_work_to_other_runners(
     healing_stack: StackProcess, healing_api: Api, runners: Runners, task_id: str
 ) -> None:
-    draining = runners.start(f"drain-{uuid.uuid4().hex[:6]}", runner_concurrency="1")
+    name = f"drain-{uuid.uuid4().hex[:6]}"
+    draining = runners.start(name, runner_concurrency="1")
     running = healing_api.enqueue(task_id, "sh -c 'sleep 3; echo drained'")
     _wait_running(healing_api, running["executionUrl"])
     waiting = healing_api.enqueue(task_id, "echo later")
     time.sleep(0.5)
+    assert _farm_host(healing_api, name)["available"] is True
 
     draining.send_signal(signal.SIGTERM)
 
     assert draining.wait(60) == 0
+    # Deregistered on its way out: shown gone at once, not after its heartbeat goes stale.
+    gone = _farm_host(healing_api, name)
+    assert (gone["available"], gone["alive"], gone["lastHeartbeatAt"], gone["running"]) == (False, False, None, 0)
     execution = healing_api.wait_finished(running["executionUrl"], timeout=5)
     assert (execution["status"], execution["log"]) == ("done", "drained\n")
     assert healing_api.get(waiting["executionUrl"]).json()["execution"]["status"] == "enqueued"
@@ -294,3 +313,22 @@ def test_sigterm_past_the_drain_deadline_hands_the_execution_back(
     execution = healing_api.wait_finished(body["executionUrl"], timeout=60)
     assert (execution["status"], execution["log"]) == ("done", "start\nend\n")
     assert healing_api.get(body["jobUrl"]).json()["job"]["executionCount"] == 1
+
+
+def test_a_runner_prepares_its_next_run_while_its_containers_run(
+    healing_stack: StackProcess, healing_api: Api, runners: Runners, task_id: str
+) -> None:
+    """With one container slot, the next run is claimed and its container created while the
+    first runs; it starts once the first has exited, never alongside it."""
+    runners.start(f"ahead-{uuid.uuid4().hex[:6]}", runner_concurrency="1")
+    since = time.time()
+    first = healing_api.enqueue(task_id, "sleep 2")
+    _wait_running(healing_api, first["executionUrl"])
+    second = healing_api.enqueue(task_id, "echo next")
+
+    assert healing_api.wait_finished(second["executionUrl"], timeout=60)["status"] == "done"
+    assert healing_api.wait_finished(first["executionUrl"], timeout=5)["status"] == "done"
+    first_events = _event_times(first["executionId"], since)
+    second_events = _event_times(second["executionId"], since)
+    assert second_events["create"] < first_events["die"]  # prepared ahead
+    assert second_events["start"] >= first_events["die"]  # one container at a time
