@@ -19,6 +19,7 @@ from chalicelib.scheduling import first_run
 from chalicelib.settings import get_settings
 from chalicelib.statuses import ExecutionStatus
 from chalicelib.stopping import request_stop
+from chalicelib.webhook_targets import parse_networks, refuse_blocked_literals
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ def enqueue(
     if job_id is not None and not is_uuid4(job_id):
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
     spec = parse_job(body)
+    refuse_blocked_literals(spec.webhooks, parse_networks(get_settings().webhook_blocked_networks))
     now = now or utcnow()
     new_job = job_id is None
     job_id = job_id or new_job_id()

@@ -46,6 +46,7 @@ from chalicelib.models import DeliveryIdempotencyModel, ExecutionModel
 from chalicelib.payload import JobSpec
 from chalicelib.settings import Settings, get_settings
 from chalicelib.statuses import ExecutionStatus
+from chalicelib.webhook_targets import parse_networks
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +247,10 @@ def _attempt(delivery: Delivery, content: dict[str, Any], settings: Settings) ->
     record = _deliver_once()(delivery=delivery.to_dict(), content=content)
     if record.get("delivered"):
         return
+    if record.get("blocked"):
+        # The address will not leave the blocked network by waiting: recorded, not retried.
+        logger.warning("webhook to %s refused: %s", delivery.target, record.get("error"))
+        return
     if delivery.retries_left:
         delay = backoff_seconds(delivery.attempt, settings)
         notification_queue.publish({"type": "delivery", "delivery": delivery.next_attempt().to_dict()}, delay)
@@ -288,10 +293,16 @@ def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any
     }
     if item.channel == WEBHOOK:
         outcome = webhook_client.post_json(
-            item.target, notification_content.encode(content), item.headers, settings.webhook_timeout_seconds
+            item.target,
+            notification_content.encode(content),
+            item.headers,
+            settings.webhook_timeout_seconds,
+            blocked=parse_networks(settings.webhook_blocked_networks),
         )
         record |= {"url": item.target, "statusCode": outcome.status_code, "durationMs": outcome.duration_ms}
         record |= {"delivered": outcome.delivered, "error": outcome.error}
+        if outcome.blocked:
+            record["blocked"] = True
     else:
         mail = mailer.Mail(
             to=item.target,

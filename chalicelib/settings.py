@@ -9,6 +9,7 @@ variables, so the same code talks to AWS, LocalStack or a moto server.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field, fields
@@ -126,6 +127,9 @@ class Settings:
     webhook_backoff_max_ms: int = 900_000
     # Seconds a webhook receiver has to answer one POST.
     webhook_timeout_seconds: float = 5.0
+    # Addresses no webhook may reach (chalicelib/webhook_targets.py): link-local, where cloud
+    # metadata answers, by default. Add private ranges to keep receivers on the Internet only.
+    webhook_blocked_networks: tuple[str, ...] = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8")
     # A hook's own ``retries`` is capped at this, whatever the job asks.
     webhook_max_retries: int = 10
     # Dispatch records kept on one execution (webhookDispatch / notifyDispatch); later ones are
@@ -202,6 +206,13 @@ class Settings:
     @property
     def job_queue(self) -> str:
         return f"{self.stage}-slipway-jobs"
+
+    def __post_init__(self) -> None:
+        for text in self.webhook_blocked_networks:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"SLIPWAY_WEBHOOK_BLOCKED_NETWORKS: {text!r} is not a network ({exc})") from exc
 
     def pool_queue(self, pool: str) -> str:
         """The job queue of ``pool``; the default pool keeps the historic name."""

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import TEST_IMAGE, Api
 
+METADATA = "http://169.254.169.254/latest/meta-data/"
+
 
 @pytest.mark.parametrize(
     ("body", "field"),
@@ -28,6 +30,8 @@ from tests.conftest import TEST_IMAGE, Api
         ({"image": TEST_IMAGE, "command": "echo", "startIn": "5x"}, "startIn"),
         ({"image": TEST_IMAGE, "command": "echo", "startIn": "5s", "cron": "* * * * *"}, "cron"),
         ({"image": TEST_IMAGE, "command": "echo", "imagee": "typo"}, "imagee"),
+        # A webhook aimed at the cloud metadata endpoint (the default screen's link-local range).
+        ({"image": TEST_IMAGE, "command": "echo", "webhooks": {"finishes": [{"url": METADATA}]}}, "webhooks"),
     ],
 )
 def test_invalid_job_bodies_answer_400_naming_the_field(api: Api, task_id: str, body: dict, field: str) -> None:

@@ -169,3 +169,22 @@ def test_a_batch_that_fails_whole_is_reported_not_raised(monkeypatch: pytest.Mon
     result = notifications.handle_batch({"Records": [_record("1", "x"), _record("2", "y")]}, None)
 
     assert result == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
+
+
+def test_a_refused_target_is_recorded_once_neither_retried_nor_dead_lettered(monkeypatch: pytest.MonkeyPatch) -> None:
+    published: list[dict[str, Any]] = []
+    parked: list[dict[str, Any]] = []
+    monkeypatch.setattr(notifications.notification_queue, "publish", lambda body, delay=0: published.append(body))
+    monkeypatch.setattr(notifications.notification_queue, "dead_letter", parked.append)
+    attempts: list[dict[str, Any]] = []
+
+    def deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(delivery)
+        return {"delivered": False, "blocked": True, "error": "refused: metadata is 169.254.169.254"}
+
+    monkeypatch.setattr(notifications, "_deliver_once", lambda: deliver)
+    delivery = Delivery("webhook", "finishes", *IDS, target="http://metadata/", index=0, retries=5, headers={})
+
+    notifications._attempt(delivery, {}, Settings())
+
+    assert len(attempts) == 1 and published == [] and parked == []

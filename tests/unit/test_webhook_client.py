@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.webhook_client import post_json
+from chalicelib.webhook_targets import parse_networks
 from infra.local.stack import free_port
 
 SEEN: list[tuple[str, dict[str, str], bytes]] = []
@@ -65,3 +67,34 @@ def test_no_answer_is_an_error_without_a_status() -> None:
 
     assert outcome.status_code is None and not outcome.delivered
     assert "refused" in (outcome.error or "").lower()
+
+
+LOOPBACK = parse_networks(("127.0.0.0/8", "::1/128"))
+
+
+def test_a_name_that_resolves_into_a_blocked_network_gets_nothing(base: str) -> None:
+    port = base.rsplit(":", 1)[1]
+    seen_before = len(SEEN)
+
+    outcome = post_json(f"http://localhost:{port}/200", b"{}", {}, timeout=5, blocked=LOOPBACK)
+
+    assert outcome.blocked and not outcome.delivered and outcome.status_code is None
+    assert "in the blocked network 127.0.0.0/8" in (outcome.error or "")
+    assert len(SEEN) == seen_before  # refused after the connect, before the request
+
+
+def test_https_is_screened_before_its_handshake() -> None:
+    # Nothing listens for TLS here: the refusal must come from the screen, not from a handshake.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        outcome = post_json(f"https://localhost:{port}/", b"{}", {}, timeout=5, blocked=LOOPBACK)
+
+    assert outcome.blocked and "refused: localhost is 127.0.0.1" in (outcome.error or "")
+
+
+def test_other_networks_do_not_stand_in_the_way(base: str) -> None:
+    blocked = parse_networks(("169.254.0.0/16", "10.0.0.0/8"))
+
+    outcome = post_json(f"{base}/200", b"{}", {}, timeout=5, blocked=blocked)
+
+    assert outcome.delivered and not outcome.blocked
