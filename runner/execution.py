@@ -225,8 +225,13 @@ class ExecutionRun:
         printed while no runner watched is lost; the timeout counts from the real start.
         """
         self.execution, self.container_id = execution, container_id
-        # Its container runs already: it counts against the runner's slots if one is free.
+        # Its container runs already: it counts against the runner's slots if one is free, and
+        # against its pool's and task's limits; /status/ lists it.
         self._in_gate = self.start_gate is not None and self.start_gate.take()
+        placed = ExecutionMessage(execution.task_id, execution.job_id, execution.execution_id)
+        if self.farm is not None:
+            self.admission = self.farm.hold(placed)
+            self.farm.container_started(placed, container_id, execution.started_at or self.clock())
         try:
             self.job = job = store.get_job(execution.task_id, execution.job_id)
             if job is None:
@@ -238,6 +243,8 @@ class ExecutionRun:
             return self._contained(lambda: self._follow_resumed(execution, spec, container_id))
         finally:
             self._leave_start_gate()
+            if self.farm is not None and self.admission is not None:
+                self.farm.release(placed, self.admission)
 
     def _follow_resumed(self, execution: ExecutionModel, spec: JobSpec, container_id: str) -> None:
         started_at = execution.started_at or self.engine.started(container_id) or self.clock()

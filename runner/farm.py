@@ -144,14 +144,8 @@ class FarmMember:
         if not self.circuit.admit():
             return Admission(False, f"the circuit of {self.host_id} is {self.circuit.state}")
         admission = Admission(True, probe=self.circuit.state == hosts.HALF_OPEN)
-        limits = (
-            (slots.pool_slots(self.pool.name), self.pool.max_running, "pool"),
-            (slots.task_slots(self.pool.name, message.task_id), self.pool.max_running_per_task, "task"),
-        )
         now = self.clock()
-        for prefix, limit, what in limits:
-            if not limit:
-                continue
+        for prefix, limit, what in self._limits(message):
             key = slots.acquire(
                 prefix, limit, message.execution_id, self.host_id, now, self.settings.slot_lease_seconds
             )
@@ -165,6 +159,34 @@ class FarmMember:
         with self._lock:
             self._held[message.execution_id] = admission.slot_keys
         return admission
+
+    def hold(self, message: ExecutionMessage) -> Admission:
+        """The slots of a run whose container already runs (re-attached after a restart): taken
+        where free, its own unexpired lease included, and never refused; a limit already full
+        is logged and the run goes on (stopping a running container would lose work)."""
+        admission = Admission(True)
+        now = self.clock()
+        for prefix, limit, what in self._limits(message):
+            key = slots.acquire(
+                prefix, limit, message.execution_id, self.host_id, now, self.settings.slot_lease_seconds
+            )
+            if key is None:
+                logger.warning(
+                    "re-attached execution %s runs over the %s limit of %d", message.execution_id, what, limit
+                )
+            else:
+                admission.slot_keys.append(key)
+        with self._lock:
+            self._held[message.execution_id] = admission.slot_keys
+        return admission
+
+    def _limits(self, message: ExecutionMessage) -> list[tuple[str, int, str]]:
+        """(slot prefix, limit, what) of each limit that applies to ``message``'s run."""
+        limits = [
+            (slots.pool_slots(self.pool.name), self.pool.max_running, "pool"),
+            (slots.task_slots(self.pool.name, message.task_id), self.pool.max_running_per_task, "task"),
+        ]
+        return [limit for limit in limits if limit[1]]
 
     def release(self, message: ExecutionMessage, admission: Admission) -> None:
         """The execution is over (or never started): free its slots and its place in /status/."""

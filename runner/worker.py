@@ -142,7 +142,13 @@ class Runner:
     def resume(self, execution: ExecutionModel, container_id: str) -> None:
         """Follow to its end a container a previous life of this runner started (re-attach)."""
         run = ExecutionRun(
-            None, self.engine, self.settings, clock=self.clock, on_output=self.on_output, start_gate=self._start_gate
+            None,
+            self.engine,
+            self.settings,
+            clock=self.clock,
+            on_output=self.on_output,
+            farm=self.farm,
+            start_gate=self._start_gate,
         )
         run.remove_later = self._remover.remove_later
         with self._lock:

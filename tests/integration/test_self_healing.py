@@ -23,7 +23,7 @@ import docker
 import pytest
 
 from infra.local.harness import ROOT, StackProcess
-from tests.conftest import LOG_DIR, Api
+from tests.conftest import LOG_DIR, Api, parse_iso
 
 STALE_SECONDS = 12
 SETTINGS = {
@@ -177,15 +177,27 @@ def test_a_runner_killed_mid_run_finishes_the_execution_after_a_restart(
     host = f"heal-{uuid.uuid4().hex[:6]}"
     since = time.time()
     first = runners.start(host)
-    body = healing_api.enqueue(task_id, "sh -c 'echo before; sleep 5; echo after; echo done >&2'")
+    body = healing_api.enqueue(task_id, "sh -c 'echo before; sleep 8; echo after; echo done >&2'")
     _wait_running(healing_api, body["executionUrl"])
     time.sleep(0.5)
 
     first.kill()  # SIGKILL: no cleanup at all
     first.wait(10)
     assert _containers(body["executionId"]) == ["running"]
+    restarted = time.time()
     runners.start(host)  # the same runner, restarted
 
+    # The re-attached container counts as the host's again (its slots, /status/): in the first
+    # heartbeat of the new life, which replaces what the killed one last wrote.
+    deadline = time.monotonic() + 10
+    while True:
+        status = healing_api.get("/status/").json()
+        (beat,) = [item["lastHeartbeatAt"] for item in status["hosts"] if item["host"] == host]
+        if (beat and parse_iso(beat).timestamp() > restarted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    running = status["containers"]["running"]
+    assert [item["host"] for item in running if item["executionId"] == body["executionId"]] == [host]
     execution = healing_api.wait_finished(body["executionUrl"], timeout=60)
 
     assert execution["status"] == "done", execution

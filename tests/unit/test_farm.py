@@ -142,3 +142,18 @@ def test_only_a_failure_or_a_change_of_circuit_asks_for_a_heartbeat_at_once(fake
     member.engine_failed(admission, "refused")  # the second failure opens the circuit
     assert member.circuit.state == OPEN
     assert member._wake.is_set()
+
+
+def test_a_reattached_run_holds_the_slots_it_can_and_is_never_refused(fake_slots: FakeSlots) -> None:
+    member = _member(Clock())
+    member.blacklisted = True  # admission would refuse; a running container is not stopped
+    first = member.hold(_message(1, "t1"))
+    assert len(first.slot_keys) == 2  # its pool slot and its task slot
+
+    over = member.hold(_message(2, "t1"))  # the task's one slot is taken: runs over it, logged
+    assert first.admitted and over.admitted
+    assert len(over.slot_keys) == 1  # the pool's second slot only
+
+    member.release(_message(1, "t1"), first)
+    member.release(_message(2, "t1"), over)
+    assert fake_slots.held == {}
