@@ -141,16 +141,7 @@ class Runner:
 
     def resume(self, execution: ExecutionModel, container_id: str) -> None:
         """Follow to its end a container a previous life of this runner started (re-attach)."""
-        run = ExecutionRun(
-            None,
-            self.engine,
-            self.settings,
-            clock=self.clock,
-            on_output=self.on_output,
-            farm=self.farm,
-            start_gate=self._start_gate,
-        )
-        run.remove_later = self._remover.remove_later
+        run = self._new_run(None)
         with self._lock:
             self._runs[execution.execution_id] = run
         holds_slot = self._slots.acquire(blocking=False)
@@ -205,11 +196,8 @@ class Runner:
             future.add_done_callback(self._make_done(received))
         return len(messages)
 
-    def _release(self, count: int) -> None:
-        for _ in range(count):
-            self._slots.release()
-
-    def _execute(self, received: Received) -> Disposition:
+    def _new_run(self, received: Received | None) -> ExecutionRun:
+        """A run of this runner: from a received message, or (None) re-attached to a container."""
         run = ExecutionRun(
             received,
             self.engine,
@@ -221,6 +209,14 @@ class Runner:
             start_gate=self._start_gate,
         )
         run.remove_later = self._remover.remove_later
+        return run
+
+    def _release(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    def _execute(self, received: Received) -> Disposition:
+        run = self._new_run(received)
         key = received.message.execution_id if received.message else received.message_id
         # Registered before the claim, so a stop arriving right after the claim finds the run.
         with self._lock:
