@@ -114,8 +114,7 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float, bl
         error = None if status < 400 else f"HTTP {status} {exc.reason}".strip()
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        elapsed = int((time.monotonic() - started) * 1000)
         if isinstance(reason, BlockedAddress):
-            return HttpOutcome(None, f"refused: {reason}", elapsed, blocked=True)
+            return HttpOutcome(None, f"refused: {reason}", int((time.monotonic() - started) * 1000), blocked=True)
         status, error = None, f"{type(exc).__name__}: {reason}"
     return HttpOutcome(status, error, int((time.monotonic() - started) * 1000))
