@@ -1,6 +1,6 @@
 """Core latency of Slipway on the local stack, against Docker baselines measured in the same run.
 
-``python -m bench.core_latency [--jobs N] [--runs N]`` starts a whole local stack (moto, the API,
+``python -m bench.core_latency [--jobs N] [--runs N]`` starts a whole local stack (the emulator, the API,
 one runner on the local Docker Engine) and measures, one job at a time:
 
 (a) start latency: the wall clock just before ``POST /tasks/<t>/`` is sent → the Docker ``start``

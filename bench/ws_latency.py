@@ -1,6 +1,6 @@
 """Live log latency: a line printed in a container → its arrival at a WebSocket client.
 
-``python -m bench.ws_latency [--lines N] [--interval S]`` starts a whole local stack (moto, the
+``python -m bench.ws_latency [--lines N] [--interval S]`` starts a whole local stack (the emulator, the
 front door, one runner on the local Docker Engine) and runs, one after the other, the same bash
 loop that prints N lines, each carrying its own wall-clock stamp (bash's ``$EPOCHREALTIME``,
 microseconds; containers share the host's clock):

@@ -1,5 +1,7 @@
 # Sourced by bin/serve and bin/test: makes this machine ready, idempotently.
 #  - a virtualenv in .venv with requirements-dev.txt (reinstalled when the file changes)
+#  - the local AWS emulator's own virtualenv in .local/emulator-venv (requirements-emulator.txt:
+#    MiniStack pins a botocore of its own, so it is kept apart from the service's packages)
 #  - a running Docker Engine (installed and started when missing)
 #  - chromium and chromium-driver, for the page tests
 #  - the local test images (built from Debian's busybox-static: no registry is needed)
@@ -26,6 +28,20 @@ ensure_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python dependencies"
     "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_emulator_venv() {
+  local venv="$STATE/emulator-venv" stamp="$STATE/emulator-venv/.requirements.sha"
+  local want; want="$(sha256sum "$ROOT/requirements-emulator.txt" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating the local AWS emulator's virtualenv"
+    python3 -m venv "$venv"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing the local AWS emulator (MiniStack)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-emulator.txt"
     echo "$want" > "$stamp"
   fi
 }
@@ -61,6 +77,7 @@ ensure_test_images() {
 }
 
 ensure_venv
+ensure_emulator_venv
 ensure_docker
 [ "${SLIPWAY_SKIP_CHROMIUM:-}" = 1 ] || ensure_chromium
 ensure_test_images

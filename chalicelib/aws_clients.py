@@ -1,7 +1,7 @@
 """boto3 clients, made once per process.
 
 No endpoint is passed: boto3 reads ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``, so
-the same code reaches AWS, LocalStack or a moto server.
+the same code reaches AWS, LocalStack or the local emulator.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Values come from environment variables named ``SLIPWAY_<FIELD>`` (upper case); t
 below are what a fresh deployment gets. Resource names are derived from ``stage`` so that several
 stacks (tests, a developer's, production) can share one AWS account or one emulator. The AWS
 endpoints themselves are *not* settings: boto3 reads the standard ``AWS_ENDPOINT_URL*``
-variables, so the same code talks to AWS, LocalStack or a moto server.
+variables, so the same code talks to AWS, LocalStack or the local emulator (MiniStack).
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ class StackProcess:
     log_path: Path | None = None
     stage: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     port: int = field(default_factory=free_port)
-    moto_port: int = field(default_factory=free_port)
+    emulator_port: int = field(default_factory=free_port)
+    # Keep the emulator's state in this folder (None: in memory only, gone with the stack).
+    data_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -38,7 +40,7 @@ class StackProcess:
 
     @property
     def aws_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.moto_port}"
+        return f"http://127.0.0.1:{self.emulator_port}"
 
     def client_env(self) -> dict[str, str]:
         """The environment a process needs to reach this stack's AWS resources directly."""
@@ -49,16 +51,20 @@ class StackProcess:
             "SLIPWAY_STAGE": self.stage,
         }
 
-    def start(self, timeout: float = 60.0) -> StackProcess:
+    def start(self, timeout: float = 60.0, extra_args: list[str] | None = None) -> StackProcess:
+        """Start it (again, after ``stop``: same ports, stage and data folder); ``extra_args`` go
+        to ``python -m infra.local`` (e.g. ``--fresh``)."""
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SLIPWAY_"))}
         env.update(self.client_env())
         env.update(self.extra_env)
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        command = [sys.executable, "-m", "infra.local", "--port", str(self.port), "--moto-port", str(self.moto_port)]
-        command += ["--stage", self.stage, "--runners", str(self.runners)]
+        command = [sys.executable, "-m", "infra.local", "--port", str(self.port)]
+        command += ["--emulator-port", str(self.emulator_port), "--stage", self.stage, "--runners", str(self.runners)]
+        command += ["--ephemeral"] if self.data_dir is None else ["--data-dir", str(self.data_dir)]
         for runner_env in self.runner_envs:
             command += ["--runner-env", json.dumps(runner_env)]
-        env.pop("AWS_ENDPOINT_URL")  # the stack starts its own moto on --moto-port
+        command += extra_args or []
+        env.pop("AWS_ENDPOINT_URL")  # the stack starts its own emulator on --emulator-port
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
         wait_for_http(f"{self.base_url}/healthcheck/", timeout=timeout, process=self.process)
         return self

@@ -1,9 +1,11 @@
 """``python -m infra.local``: the whole service on this machine, in the foreground.
 
-Starts (unless an endpoint is given) a moto server as the AWS endpoint, provisions the
-deployment's tables, queues and bucket on it, serves the API on ``--port`` and runs a runner on
-the local Docker Engine. Ctrl-C stops everything. Pointing ``--aws-endpoint`` at LocalStack (or
-leaving ``AWS_ENDPOINT_URL`` unset with real credentials) runs the same code against it.
+Starts (unless an endpoint is given) the local AWS emulator (MiniStack, ``aws_emulator.py``)
+with its state in ``--data-dir``, provisions the deployment's tables, queues and bucket on it,
+serves the API on ``--port`` and runs a runner on the local Docker Engine. Ctrl-C (or SIGTERM)
+stops everything and the emulator saves its state, so the next start goes on where this one
+stopped. Pointing ``--aws-endpoint`` at LocalStack (or leaving ``AWS_ENDPOINT_URL`` unset with
+real credentials) runs the same code against it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import sys
 import time
 import urllib.request
 from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.logs_setup import configure
+from infra.local.aws_emulator import DEFAULT_CHECKPOINT_SECONDS, DEFAULT_DATA_DIR
 
 if TYPE_CHECKING:
     from chalicelib.settings import Settings
@@ -52,13 +56,23 @@ def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen[byt
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_moto(port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_http(f"http://127.0.0.1:{port}/moto-api/", process=process)
+def start_local_aws(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """The emulator on ``--emulator-port``, keeping its state in ``--data-dir`` (none with
+    ``--ephemeral``); ready once its health route answers."""
+    from infra.local.aws_emulator import HEALTH_PATH, EmulatorOptions, holds_data, start_emulator, wipe
+
+    data_dir = None if args.ephemeral else Path(args.data_dir).resolve()
+    if data_dir is not None:
+        if args.fresh:
+            wipe(data_dir)
+        kept = "continuing from the data stored there" if holds_data(data_dir) else "empty"
+        logger.info("local AWS data: %s (%s; --fresh starts empty)", data_dir, kept)
+    else:
+        logger.info("local AWS data: in memory only (--ephemeral): nothing is kept after a stop")
+    options = EmulatorOptions(port=args.emulator_port, data_dir=data_dir, checkpoint_seconds=args.checkpoint_seconds)
+    log_path = None if data_dir is None else data_dir / "emulator.log"
+    process = start_emulator(options, log_path)
+    wait_for_http(f"http://127.0.0.1:{args.emulator_port}{HEALTH_PATH}", timeout=60, process=process)
     return process
 
 
@@ -78,8 +92,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("SLIPWAY_PORT", "10000")))
     parser.add_argument("--host", default=os.environ.get("SLIPWAY_BIND", "127.0.0.1"))
-    parser.add_argument("--aws-endpoint", default=None, help="use this AWS endpoint instead of starting moto")
-    parser.add_argument("--moto-port", type=int, default=0, help="port of the moto server (default: a free one)")
+    parser.add_argument("--aws-endpoint", default=None, help="use this AWS endpoint instead of starting the emulator")
+    parser.add_argument(
+        "--emulator-port", type=int, default=0, help="port of the local AWS emulator (default: a free one)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("SLIPWAY_DATA_DIR", str(DEFAULT_DATA_DIR)),
+        help="where the local AWS keeps its data between runs (default: .local/data of the checkout)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="forget the data stored in --data-dir and start empty")
+    parser.add_argument("--ephemeral", action="store_true", help="keep the local AWS data in memory only")
+    parser.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=DEFAULT_CHECKPOINT_SECONDS,
+        help="how often the emulator saves its state while running (bounds what a crash loses; 0 = only at stop)",
+    )
     parser.add_argument("--stage", default=os.environ.get("SLIPWAY_STAGE", "local"))
     parser.add_argument("--runners", type=int, default=1, help="runners to start on the local Docker Engine")
     parser.add_argument(
@@ -120,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as cleanup:
         endpoint = args.aws_endpoint or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint is None:
-            moto_port = args.moto_port or free_port()
-            logger.info("starting the local AWS emulator (moto) on port %d", moto_port)
-            moto = start_moto(moto_port)
-            cleanup.callback(stop_process, moto, "moto", 5)
-            endpoint = f"http://127.0.0.1:{moto_port}"
+            args.emulator_port = args.emulator_port or free_port()
+            logger.info("starting the local AWS emulator (MiniStack) on port %d", args.emulator_port)
+            emulator = start_local_aws(args)
+            # Stopped last (callbacks run in reverse): it saves its state once the others are done.
+            cleanup.callback(stop_process, emulator, "local AWS emulator", 120)
+            endpoint = f"http://127.0.0.1:{args.emulator_port}"
             for name, value in FAKE_CREDENTIALS.items():
                 os.environ.setdefault(name, value)
         os.environ["AWS_ENDPOINT_URL"] = endpoint

@@ -1,4 +1,4 @@
-"""chalicelib.hosts on the moto server: heartbeats, availability and the blacklist's guard."""
+"""chalicelib.hosts on the local emulator: heartbeats, availability and the blacklist's guard."""
 
 from __future__ import annotations
 

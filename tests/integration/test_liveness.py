@@ -1,4 +1,4 @@
-"""Heartbeats, the reconciler of silent runners and hand-backs, on the moto server.
+"""Heartbeats, the reconciler of silent runners and hand-backs, on the local emulator.
 
 These drive ``chalicelib.liveness`` and the store directly on executions that were never sent
 to SQS, so the session runner does not see them. Heartbeats are dated in the past (never

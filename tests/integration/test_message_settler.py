@@ -1,4 +1,4 @@
-"""runner.message_settler against SQS on the moto server: settled runs' messages are deleted
+"""runner.message_settler against SQS on the local emulator: settled runs' messages are deleted
 in batches, and a refused or failed batch is not an error (the message comes back)."""
 
 from __future__ import annotations

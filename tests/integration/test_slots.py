@@ -1,4 +1,4 @@
-"""chalicelib.slots on the moto server: leases that bound a pool's running containers."""
+"""chalicelib.slots on the local emulator: leases that bound a pool's running containers."""
 
 from __future__ import annotations
 

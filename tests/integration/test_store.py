@@ -1,4 +1,4 @@
-"""The DynamoDB adapter on the moto server: conditional writes that keep runs unique."""
+"""The DynamoDB adapter on the local emulator: conditional writes that keep runs unique."""
 
 from __future__ import annotations
 
