@@ -12,9 +12,9 @@ What it adds to ``python -m ministack``:
   shutdown, but its own entry point exits from the SIGTERM handler without running it, so a
   stopped emulator would lose everything. Here SIGTERM and SIGINT end hypercorn gracefully and
   the lifespan shutdown (the save) runs.
-- **Checkpoints.** Every ``SLIPWAY_EMULATOR_CHECKPOINT_SECONDS`` the same save runs on the
-  event loop, between requests (MiniStack's handlers run on that one loop, so the state is
-  consistent), so a crash (``kill -9``) loses at most that much.
+- **Checkpoints.** Every ``SLIPWAY_EMULATOR_CHECKPOINT_SECONDS`` the same save is written by a
+  forked child from a consistent image of the state (``Checkpoints``), so a crash (``kill -9``)
+  loses at most that much, and serving does not pause while it is written.
 - **Long polls that wake on a send.** MiniStack's ``ReceiveMessage`` looks at its queue every
   100 ms while it waits; a message sent meanwhile waits for the next look (50 ms on average).
   Here a send, a batch send or a visibility change wakes the waiting polls at once; the 100 ms
@@ -82,15 +82,51 @@ def _install_sqs_wakeup() -> None:
     sqs.asyncio = wakeup  # the long-poll loop's ``asyncio.sleep``
 
 
-async def _checkpoint_forever(every: float) -> None:
-    from ministack.app import _build_persistence_save_dict
-    from ministack.core.persistence import save_all
+class Checkpoints:
+    """Saves of the whole state while the emulator runs, written by a forked child.
 
-    while True:
-        await asyncio.sleep(every)
-        started = time.monotonic()
-        save_all(_build_persistence_save_dict())
-        logger.debug("checkpoint written in %.0f ms", (time.monotonic() - started) * 1000)
+    The child gets a copy-on-write image of the state as it is at the fork, between two requests
+    (the handlers run on this one event loop), and writes it while this process goes on serving:
+    the loop stops only for the fork, not for serializing tens of megabytes of items (as Redis's
+    BGSAVE does). One child at a time; the final save at shutdown waits for it first.
+    """
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._child: int | None = None
+
+    async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.every)
+            started = time.monotonic()
+            pid = self._fork_and_save()
+            self._child = pid
+            await loop.run_in_executor(None, os.waitpid, pid, 0)
+            self._child = None
+            logger.debug("checkpoint written in %.0f ms", (time.monotonic() - started) * 1000)
+
+    @staticmethod
+    def _fork_and_save() -> int:
+        from ministack.app import _build_persistence_save_dict
+        from ministack.core.persistence import save_all
+
+        pid = os.fork()
+        if pid == 0:  # the child: write the snapshot and leave without running any clean-up
+            saved = False
+            try:
+                save_all(_build_persistence_save_dict())
+                saved = True
+            finally:
+                os._exit(0 if saved else 1)
+        return pid
+
+    def finish(self) -> None:
+        """Let a save under way end, so the final save does not race it on the same files."""
+        if self._child is not None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._child, 0)
+            self._child = None
 
 
 async def _serve() -> None:
@@ -104,19 +140,23 @@ async def _serve() -> None:
     config.graceful_timeout = 5
     config.loglevel = os.environ.get("LOG_LEVEL", "WARNING").upper()
     config.accesslog = None
+    every = float(os.environ.get("SLIPWAY_EMULATOR_CHECKPOINT_SECONDS", "0") or 0)
+    checkpoints = Checkpoints(every) if every > 0 and os.environ.get("PERSIST_STATE") == "1" else None
+    task = asyncio.create_task(checkpoints.run_forever()) if checkpoints else None
     stop = asyncio.Event()
+
+    def stopping() -> None:
+        # Before hypercorn's shutdown, whose lifespan event makes the final save.
+        if task is not None:
+            task.cancel()
+        if checkpoints is not None:
+            checkpoints.finish()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    tasks = []
-    every = float(os.environ.get("SLIPWAY_EMULATOR_CHECKPOINT_SECONDS", "0") or 0)
-    if every > 0 and os.environ.get("PERSIST_STATE") == "1":
-        tasks.append(asyncio.create_task(_checkpoint_forever(every)))
-    try:
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-    finally:
-        for task in tasks:
-            task.cancel()
+        loop.add_signal_handler(signum, stopping)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
 def main() -> None:
