@@ -34,6 +34,8 @@ from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger("slipway.emulator")
+# The longest a checkpoint child may take before it is taken for stuck and killed (seconds).
+CHILD_DEADLINE_SECONDS = 20.0
 
 
 class _Wakeup:
@@ -96,15 +98,35 @@ class Checkpoints:
         self._child: int | None = None
 
     async def run_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.every)
             started = time.monotonic()
-            pid = self._fork_and_save()
-            self._child = pid
-            await loop.run_in_executor(None, os.waitpid, pid, 0)
+            self._child = self._fork_and_save()
+            # Polled rather than waited on in a thread: no extra thread is alive at the next fork.
+            while self._child is not None and not self._reaped(self._child):
+                if time.monotonic() - started > CHILD_DEADLINE_SECONDS:
+                    logger.warning("checkpoint child %d is stuck; killed (the next one retries)", self._child)
+                    self._kill_child()
+                    break
+                await asyncio.sleep(0.05)
             self._child = None
             logger.debug("checkpoint written in %.0f ms", (time.monotonic() - started) * 1000)
+
+    @staticmethod
+    def _reaped(pid: int) -> bool:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        return done != 0
+
+    def _kill_child(self) -> None:
+        if self._child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._child, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._child, 0)
+            self._child = None
 
     @staticmethod
     def _fork_and_save() -> int:
@@ -122,11 +144,15 @@ class Checkpoints:
         return pid
 
     def finish(self) -> None:
-        """Let a save under way end, so the final save does not race it on the same files."""
-        if self._child is not None:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._child, 0)
-            self._child = None
+        """Let a save under way end (killed past the deadline, as a stuck one would be), so the
+        final save does not race it on the same files."""
+        deadline = time.monotonic() + CHILD_DEADLINE_SECONDS
+        while self._child is not None and not self._reaped(self._child):
+            if time.monotonic() > deadline:
+                self._kill_child()
+                break
+            time.sleep(0.05)
+        self._child = None
 
 
 async def _serve() -> None:
