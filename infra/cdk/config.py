@@ -44,6 +44,9 @@ class DeployOptions:
     hosted_zone_name: str = ""
     # CloudFront price class: 100, 200 or All.
     price_class: str = "100"
+    # The endpoint of the local AWS emulator the stack is deployed onto (``python -m
+    # infra.local.deployed``); empty for AWS. See infra/cdk/local_emulator.py for what it changes.
+    local_emulator: str = ""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.resources import bucket_names, job_queue_names, queue_specs
+from infra.cdk import local_emulator
 from infra.cdk.config import DeployConfig, settings_environment
 from infra.cdk.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
 
@@ -206,12 +207,19 @@ class SlipwayStack(Stack):
         self.runner_profile = iam.InstanceProfile(self, "RunnerInstanceProfile", role=self.runner_role)
 
         self.api_stage = chalice_api_stage(project_dir, config.stage)
+        self.emulator = (
+            local_emulator.EmulatorTarget(config.options.local_emulator, config.stage, self.api_stage)
+            if config.options.local_emulator
+            else None
+        )
         self.chalice = self._chalice_app()
         self.resources = {
             child.node.id: child for child in self.chalice.sam_template.node.children if isinstance(child, CfnResource)
         }
         self.rest_api = self.resources.get("RestAPI")
         self.websocket_api = self.resources.get("WebsocketAPI")
+        if self.emulator is not None:
+            local_emulator.adapt(self.chalice.sam_template, self.emulator, self.rest_api, self.websocket_api)
         self._use_api_role()
         self._wire_replay_function()
         self._wire_notifications_source()
@@ -304,6 +312,8 @@ class SlipwayStack(Stack):
         env = settings_environment(self.settings)
         if self.config.options.domain_name and not self.settings.public_url:
             env["SLIPWAY_PUBLIC_URL"] = f"https://{self.config.options.domain_name}"
+        if self.emulator is not None:
+            env = {**self.emulator.lambda_environment(), **env}
         return env
 
     def _chalice_app(self) -> Chalice:
@@ -448,6 +458,13 @@ class SlipwayStack(Stack):
     def _execute_api_domain(self, api: CfnResource) -> str:
         return f"{api.ref}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
 
+    def _api_url(self, api: CfnResource, scheme: str, trailing: str = "") -> str:
+        """``<scheme>://<api id>.execute-api.<region>.<suffix>/<stage><trailing>``, or the
+        emulator's path form of it under ``local_emulator``."""
+        if self.emulator is not None:
+            return local_emulator.output_url(self.emulator, api, websocket=scheme == "wss", trailing=trailing)
+        return f"{scheme}://{self._execute_api_domain(api)}/{self.api_stage}{trailing}"
+
     def _front_door(self) -> cloudfront.Distribution:
         if self.rest_api is None:
             raise RuntimeError("the Chalice app declares no REST API: nothing to put behind CloudFront")
@@ -550,8 +567,7 @@ class SlipwayStack(Stack):
         env = {key: value for key, value in env.items() if not key.startswith(RUNNER_EXCLUDED_PREFIXES)}
         env["AWS_DEFAULT_REGION"] = Aws.REGION
         if self.websocket_api is not None and not self.settings.ws_management_url:
-            domain = self._execute_api_domain(self.websocket_api)
-            env["SLIPWAY_WS_MANAGEMENT_URL"] = f"https://{domain}/{self.api_stage}"
+            env["SLIPWAY_WS_MANAGEMENT_URL"] = self._api_url(self.websocket_api, "https")
         return env
 
     def _outputs(self) -> None:
@@ -561,7 +577,7 @@ class SlipwayStack(Stack):
         CfnOutput(
             self,
             "ApiUrl",
-            value=f"https://{self._execute_api_domain(self.rest_api)}/{self.api_stage}/",
+            value=self._api_url(self.rest_api, "https", "/"),
             description="The REST API, straight on API Gateway",
         )
         CfnOutput(self, "FrontDoorUrl", value=f"https://{front}/", description="The REST API behind CloudFront")
@@ -570,7 +586,7 @@ class SlipwayStack(Stack):
             CfnOutput(
                 self,
                 "WebSocketUrl",
-                value=f"wss://{self._execute_api_domain(self.websocket_api)}/{self.api_stage}",
+                value=self._api_url(self.websocket_api, "wss"),
                 description="The WebSocket API, straight on API Gateway (ids in the query string)",
             )
             CfnOutput(
