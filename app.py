@@ -10,36 +10,32 @@ from typing import Any
 from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
-from chalicelib import (
-    auth,
-    cors,
+from chalicelib.adapters import host_registry, ws_api
+from chalicelib.adapters.models import HostModel
+from chalicelib.api import auth, cors, openapi, stream_page
+from chalicelib.api.request_ip import client_ip
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import SlipwayError, ValidationError
+from chalicelib.domain.pagination import parse_page
+from chalicelib.domain.payload import parse_body
+from chalicelib.domain.urls import Urls
+from chalicelib.logs_setup import install_redaction
+from chalicelib.services import (
     dispatcher,
     farm_status,
     health,
-    hosts,
     idempotency,
     jobs,
     log_replay,
     log_viewers,
     lookups,
     notifications,
-    openapi,
     outputs,
     queries,
     stopping,
-    stream_page,
     views,
-    ws_api,
 )
-from chalicelib.clock import utcnow
-from chalicelib.errors import SlipwayError, ValidationError
-from chalicelib.logs_setup import install_redaction
-from chalicelib.models import HostModel
-from chalicelib.pagination import parse_page
-from chalicelib.payload import parse_body
-from chalicelib.request_ip import client_ip
 from chalicelib.settings import get_settings
-from chalicelib.urls import Urls
 
 app = Chalice(app_name="slipway")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
@@ -197,7 +193,7 @@ def _host_in_body() -> str:
     body = _body()
     if "host" not in body:
         raise ValidationError('the body must name the host: {"host": "name:port"}', field="host")
-    return hosts.parse_host_id(body["host"])
+    return host_registry.parse_host_id(body["host"])
 
 
 def _host_answer(host: HostModel) -> dict[str, Any]:
@@ -220,12 +216,12 @@ def farm_status_view() -> dict[str, Any]:
 
 @route("/docker-executor/blacklist", methods=("POST",))
 def blacklist_host() -> dict[str, Any]:
-    return _host_answer(hosts.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
+    return _host_answer(host_registry.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
 
 
 @route("/docker-executor/blacklist", methods=("DELETE",))
 def unblacklist_host() -> dict[str, Any]:
-    return _host_answer(hosts.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
+    return _host_answer(host_registry.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
 
 
 @route("/tasks")

@@ -67,7 +67,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 def _publish_cost(stack: StackProcess, sends: int) -> list[float]:
     os.environ.update(stack.client_env())
-    from chalicelib import notification_queue
+    from chalicelib.adapters import notification_queue
 
     notification_queue.publish({"type": "bench-warm-up"})
     costs = []

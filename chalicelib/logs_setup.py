@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from chalicelib.redaction import RedactingFilter
+from chalicelib.domain.redaction import RedactingFilter
 from chalicelib.settings import current_secret_env_words
 
 _NOISY = ("botocore", "boto3", "pynamodb", "urllib3", "docker", "aiohttp.access")

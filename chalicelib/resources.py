@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.pools import all_pools
+from chalicelib.domain.pools import all_pools
 from chalicelib.settings import Settings
 
 # Visibility of a notification message while a consumer holds it (the Lambda times out at 30 s).

@@ -127,7 +127,7 @@ class Settings:
     webhook_backoff_max_ms: int = 900_000
     # Seconds a webhook receiver has to answer one POST.
     webhook_timeout_seconds: float = 5.0
-    # Addresses no webhook may reach (chalicelib/webhook_targets.py): link-local, where cloud
+    # Addresses no webhook may reach (chalicelib/domain/webhook_targets.py): link-local, where cloud
     # metadata answers, by default. Add private ranges to keep receivers on the Internet only.
     webhook_blocked_networks: tuple[str, ...] = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8")
     # A hook's own ``retries`` is capped at this, whatever the job asks.

@@ -14,17 +14,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib import liveness, log_store, notifications, store
-from chalicelib.clock import utcnow
-from chalicelib.executions import send
-from chalicelib.job_queue import ExecutionMessage, Received, send_execution
-from chalicelib.models import ExecutionModel, JobModel
-from chalicelib.payload import JobSpec
-from chalicelib.retries import plan_retry
-from chalicelib.scheduling import Overlap, overlap_decision
+from chalicelib.adapters import log_store, store
+from chalicelib.adapters.job_queue import ExecutionMessage, Received, send_execution
+from chalicelib.adapters.models import ExecutionModel, JobModel
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.payload import JobSpec
+from chalicelib.domain.scheduling import Overlap, overlap_decision
+from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.services import liveness, notifications
+from chalicelib.services.executions import send
+from chalicelib.services.retries import plan_retry
+from chalicelib.services.stopping import request_stop
 from chalicelib.settings import Settings
-from chalicelib.statuses import ExecutionStatus
-from chalicelib.stopping import request_stop
 from runner import labels
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
 from runner.farm import Admission, FarmMember

@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from chalicelib import liveness, store
+from chalicelib.adapters import store
+from chalicelib.services import liveness
 from chalicelib.settings import Settings
 from runner.execution import ExecutionRun
 

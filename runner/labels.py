@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.models import ExecutionModel
+from chalicelib.adapters.models import ExecutionModel
 from chalicelib.settings import Settings
 
 

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from chalicelib import live_logs, ws_api
-from chalicelib.live_logs import LogLine
+from chalicelib.adapters import ws_api
+from chalicelib.services import live_logs
+from chalicelib.services.live_logs import LogLine
 from chalicelib.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from chalicelib import job_queue
+from chalicelib.adapters import job_queue
 
 logger = logging.getLogger(__name__)
 

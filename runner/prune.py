@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib import store
-from chalicelib.clock import utcnow
+from chalicelib.adapters import store
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.settings import Settings
-from chalicelib.statuses import ExecutionStatus
 from runner import labels
 from runner.docker_engine import DockerEngine, EngineError
 

@@ -31,10 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib import liveness, store
-from chalicelib.models import ExecutionModel
+from chalicelib.adapters import store
+from chalicelib.adapters.models import ExecutionModel
+from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.services import liveness
 from chalicelib.settings import Settings
-from chalicelib.statuses import ExecutionStatus
 from runner import labels
 from runner.docker_engine import DockerEngine, EngineError
 

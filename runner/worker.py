@@ -14,10 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
-from chalicelib import aws_clients, control, job_queue
-from chalicelib.clock import utcnow
-from chalicelib.job_queue import Received
-from chalicelib.models import ExecutionModel
+from chalicelib.adapters import aws, control, job_queue
+from chalicelib.adapters.job_queue import Received
+from chalicelib.adapters.models import ExecutionModel
+from chalicelib.domain.clock import utcnow
 from chalicelib.settings import Settings
 from runner import reattach
 from runner.docker_engine import DockerEngine
@@ -82,7 +82,7 @@ class Runner:
         logger.info(
             "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
         )
-        aws_clients.warm_up()
+        aws.warm_up()
         self._heartbeat.start()
         self._control_url = control.ensure_queue(self.settings.runner_host)
         self._control.start()

@@ -8,7 +8,7 @@ Every key is read from one place, in this order (first found wins):
 3. the defaults of ``chalicelib.settings.Settings`` and of ``DeployOptions``.
 
 ``apply_to_environ`` then exports the service settings as ``SLIPWAY_*`` variables, so that
-``chalicelib.models`` (whose table names are fixed at import) and the Chalice app imported by
+``chalicelib.adapters.models`` (whose table names are fixed at import) and the Chalice app imported by
 ``chalice package`` see exactly the stage being synthesized.
 """
 

@@ -78,7 +78,7 @@ JOB_QUEUE_ACTIONS_RUNNER = (
     "sqs:SendMessage",
     "sqs:GetQueueUrl",
 )
-# Control queues (one per runner host, made by the runner itself: chalicelib.control).
+# Control queues (one per runner host, made by the runner itself: chalicelib.adapters.control).
 CONTROL_QUEUE_ACTIONS_API = ("sqs:GetQueueUrl", "sqs:SendMessage")
 CONTROL_QUEUE_ACTIONS_RUNNER = (
     "sqs:CreateQueue",
@@ -178,14 +178,14 @@ class SlipwayStack(Stack):
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
 
         if models is None:
-            from chalicelib.models import ALL_MODELS
+            from chalicelib.adapters.models import ALL_MODELS
 
             models = ALL_MODELS
         self.table_specs = table_specs(list(models))
         for spec in self.table_specs:
             if not spec.table_name.startswith(f"{config.stage}-slipway-"):
                 raise RuntimeError(
-                    f"table {spec.table_name} is not of stage {config.stage}: chalicelib.models was imported "
+                    f"table {spec.table_name} is not of stage {config.stage}: chalicelib.adapters.models was imported "
                     "before SLIPWAY_STAGE was set (see infra.cdk.config.apply_to_environ)"
                 )
         self.tables = {spec.model_name: self._table(spec, removal) for spec in self.table_specs}
@@ -344,7 +344,7 @@ class SlipwayStack(Stack):
     def _wire_notifications_source(self) -> None:
         """The Chalice SQS handler's event source reads the queue made here: by reference (so
         CloudFormation makes the queue first) and with partial batch responses, which
-        ``chalicelib.notifications.handle_batch`` returns (``batchItemFailures``)."""
+        ``chalicelib.services.notifications.handle_batch`` returns (``batchItemFailures``)."""
         function = self.resources.get(NOTIFICATIONS_FUNCTION)
         if function is None:  # an app without the handler (the deployment tests' small app)
             return

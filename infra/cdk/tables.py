@@ -1,4 +1,4 @@
-"""DynamoDB table descriptions read from the PynamoDB models (``chalicelib.models``).
+"""DynamoDB table descriptions read from the PynamoDB models (``chalicelib.adapters.models``).
 
 The models are the one definition of every table: this module walks a model class (its Meta,
 its key attributes, its index classes and a TTL attribute if it declares one) and answers a

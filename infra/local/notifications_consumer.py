@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import notification_queue
+from chalicelib.adapters import notification_queue
 from chalicelib.settings import Settings
 
 logger = logging.getLogger("slipway.local.notifications")

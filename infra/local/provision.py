@@ -11,8 +11,8 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aws_clients import client
-from chalicelib.models import ALL_MODELS
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.resources import bucket_names, queue_specs
 from chalicelib.settings import Settings
 

@@ -29,7 +29,7 @@ def serve(host: str, port: int, settings: Settings) -> None:
 
 async def _dispatch_forever(interval: float) -> None:
     """The dispatcher tick that EventBridge drives each minute in AWS, here each ``interval``."""
-    from chalicelib import dispatcher
+    from chalicelib.services import dispatcher
 
     loop = asyncio.get_running_loop()
     while True:

@@ -126,7 +126,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def runner_environments(args: argparse.Namespace, settings: Settings) -> list[dict[str, str]]:
     """The extra environment of each runner to start: the ``--runner-env`` ones if given; else,
     with pools configured, each pool's ``runners``; else ``--runners`` in the default pool."""
-    from chalicelib.pools import all_pools
+    from chalicelib.domain.pools import all_pools
 
     if args.runner_env:
         return [{str(k): str(v) for k, v in json.loads(text).items()} for text in args.runner_env]

@@ -111,7 +111,7 @@ from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models import ALL_MODELS
+from chalicelib.adapters.models import ALL_MODELS
 from infra.cdk.stack import SlipwayStack
 
 

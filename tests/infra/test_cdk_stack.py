@@ -16,7 +16,7 @@ from aws_cdk.assertions import Match, Template
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
-from chalicelib.models import ALL_MODELS
+from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.resources import bucket_names, queue_specs
 from chalicelib.settings import Settings, get_settings
 from infra.cdk import stack as stack_module

@@ -147,7 +147,7 @@ def test_runner_image_imports_the_runner(runner_image: str) -> None:
     result = _docker("run", "--rm", runner_image, "python", "-c", "import runner")
     assert result.returncode == 0
     # The whole runner and the service code it uses import (docker, boto3, pynamodb installed).
-    code = "import runner.worker, runner.__main__, chalicelib.models, docker, boto3; print('ok')"
+    code = "import runner.worker, runner.__main__, chalicelib.adapters.models, docker, boto3; print('ok')"
     assert _docker("run", "--rm", runner_image, "python", "-c", code).stdout.strip() == "ok"
 
 

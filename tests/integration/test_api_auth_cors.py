@@ -14,7 +14,7 @@ import requests
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from chalicelib.auth import hash_secret
+from chalicelib.api.auth import hash_secret
 from infra.local.harness import StackProcess
 from tests.conftest import LOG_DIR, TEST_IMAGE
 

@@ -1,4 +1,4 @@
-"""chalicelib.hosts on the local emulator: heartbeats, availability and the blacklist's guard."""
+"""chalicelib.adapters.host_registry on the local emulator: heartbeats, availability and the blacklist's guard."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import uuid
 
 import pytest
 
-from chalicelib import hosts
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.adapters import host_registry
+from chalicelib.domain.errors import Conflict, NotFound
 from infra.local.harness import StackProcess
 
 
-def _beat(pool: str, name: str, now: float, circuit: str = hosts.CLOSED) -> str:
+def _beat(pool: str, name: str, now: float, circuit: str = host_registry.CLOSED) -> str:
     name = f"{pool}-{name}"  # host ids unique to the test
-    host_id = hosts.host_id(name, 2375)
-    beat = hosts.Beat(host_id, name, 2375, pool, circuit, None, None, [])
-    assert hosts.heartbeat(beat, now) is False
+    host_id = host_registry.host_id(name, 2375)
+    beat = host_registry.Beat(host_id, name, 2375, pool, circuit, None, None, [])
+    assert host_registry.heartbeat(beat, now) is False
     return host_id
 
 
@@ -29,11 +29,11 @@ def test_a_heartbeat_registers_the_host_in_its_pool(stack: StackProcess) -> None
     first = _beat(pool, "h1", now)
     second = _beat(pool, "h2", now)
 
-    found = hosts.hosts_of_pool(pool)
+    found = host_registry.hosts_of_pool(pool)
 
     assert [h.host_id for h in found] == [first, second]
-    assert all(hosts.is_available(h, now) for h in found)
-    assert {h.host_id for h in hosts.all_hosts()} >= {first, second}
+    assert all(host_registry.is_available(h, now) for h in found)
+    assert {h.host_id for h in host_registry.all_hosts()} >= {first, second}
 
 
 def test_the_heartbeat_answers_the_blacklist_flag(stack: StackProcess) -> None:
@@ -41,24 +41,24 @@ def test_the_heartbeat_answers_the_blacklist_flag(stack: StackProcess) -> None:
     first = _beat(pool, "h1", now)
     _beat(pool, "h2", now)
 
-    hosts.set_blacklisted(first, True, now)
-    beat = hosts.Beat(first, f"{pool}-h1", 2375, pool, hosts.CLOSED, None, None, [])
+    host_registry.set_blacklisted(first, True, now)
+    beat = host_registry.Beat(first, f"{pool}-h1", 2375, pool, host_registry.CLOSED, None, None, [])
 
-    assert hosts.heartbeat(beat, now + 1) is True
-    hosts.set_blacklisted(first, False, now + 1)
-    assert hosts.heartbeat(beat, now + 2) is False
+    assert host_registry.heartbeat(beat, now + 1) is True
+    host_registry.set_blacklisted(first, False, now + 1)
+    assert host_registry.heartbeat(beat, now + 2) is False
 
 
 def test_a_host_that_leaves_is_gone_at_once_and_keeps_its_blacklist_flag(stack: StackProcess) -> None:
     pool, now = _pool(), time.time()
     leaving = _beat(pool, "h1", now)
     _beat(pool, "h2", now)
-    hosts.set_blacklisted(leaving, True, now)
+    host_registry.set_blacklisted(leaving, True, now)
 
-    hosts.leave(leaving)
+    host_registry.leave(leaving)
 
-    (gone,) = [h for h in hosts.hosts_of_pool(pool) if h.host_id == leaving]
-    assert not hosts.is_alive(gone, now) and gone.running == []
+    (gone,) = [h for h in host_registry.hosts_of_pool(pool) if h.host_id == leaving]
+    assert not host_registry.is_alive(gone, now) and gone.running == []
     assert gone.blacklisted is True
 
 
@@ -68,15 +68,15 @@ def test_the_last_available_host_cannot_be_blacklisted(stack: StackProcess) -> N
     second = _beat(pool, "h2", now)
     # Not available: a stale host and one whose circuit is open do not count.
     _beat(pool, "stale", now - 3600)
-    _beat(pool, "broken", now, circuit=hosts.OPEN)
+    _beat(pool, "broken", now, circuit=host_registry.OPEN)
 
-    hosts.set_blacklisted(first, True, now)
+    host_registry.set_blacklisted(first, True, now)
     with pytest.raises(Conflict) as refused:
-        hosts.set_blacklisted(second, True, now)
+        host_registry.set_blacklisted(second, True, now)
 
     assert refused.value.details == {"host": second, "pool": pool}
     # An unavailable host may be blacklisted: it takes no work anyway.
-    hosts.set_blacklisted(hosts.host_id(f"{pool}-stale", 2375), True, now)
+    host_registry.set_blacklisted(host_registry.host_id(f"{pool}-stale", 2375), True, now)
 
 
 def test_the_guard_is_part_of_the_write(stack: StackProcess) -> None:
@@ -85,14 +85,14 @@ def test_the_guard_is_part_of_the_write(stack: StackProcess) -> None:
     pool, now = _pool(), time.time()
     first = _beat(pool, "h1", now)
     second = _beat(pool, "h2", now)
-    one, two = hosts.hosts_of_pool(pool)
+    one, two = host_registry.hosts_of_pool(pool)
 
-    assert hosts._write_blacklisted(one, True, keeper=two, now=now)
-    assert not hosts._write_blacklisted(two, True, keeper=one, now=now)
-    assert [h.blacklisted for h in hosts.hosts_of_pool(pool)] == [True, False]
+    assert host_registry._write_blacklisted(one, True, keeper=two, now=now)
+    assert not host_registry._write_blacklisted(two, True, keeper=one, now=now)
+    assert [h.blacklisted for h in host_registry.hosts_of_pool(pool)] == [True, False]
     assert (first, second) == (one.host_id, two.host_id)
 
 
 def test_an_unknown_host_is_not_found(stack: StackProcess) -> None:
     with pytest.raises(NotFound):
-        hosts.set_blacklisted(f"nobody-{uuid.uuid4().hex[:6]}:1", True, time.time())
+        host_registry.set_blacklisted(f"nobody-{uuid.uuid4().hex[:6]}:1", True, time.time())

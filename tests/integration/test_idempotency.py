@@ -1,4 +1,4 @@
-"""chalicelib.idempotency in this process, on the shared stack's DynamoDB: the in-progress and
+"""chalicelib.services.idempotency in this process, on the shared stack's DynamoDB: the in-progress and
 expiry cases, which one HTTP front door (one request at a time, like one Lambda) cannot show."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib import idempotency, jobs
-from chalicelib.errors import Conflict
+from chalicelib.domain.errors import Conflict
+from chalicelib.services import idempotency, jobs
 from chalicelib.settings import get_settings
 from infra.local.harness import StackProcess
 from tests.conftest import TEST_IMAGE

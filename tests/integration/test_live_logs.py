@@ -121,7 +121,7 @@ def test_unknown_execution_is_refused(api: Api, task_id: str, suffix: str) -> No
 
 def test_management_api_answers_gone_for_an_unknown_connection(api: Api) -> None:
     # The runner's own boto3 client against the front door's @connections, as against API Gateway.
-    from chalicelib import ws_api
+    from chalicelib.adapters import ws_api
 
     with pytest.raises(ws_api.ConnectionGone):
         ws_api.send("no-such-connection", "{}", endpoint=api.base_url)

@@ -1,6 +1,6 @@
 """Heartbeats, the reconciler of silent runners and hand-backs, on the local emulator.
 
-These drive ``chalicelib.liveness`` and the store directly on executions that were never sent
+These drive ``chalicelib.services.liveness`` and the store directly on executions that were never sent
 to SQS, so the session runner does not see them. Heartbeats are dated in the past (never
 ``reap`` with a clock in the future: it would end the session runner's live executions).
 """
@@ -16,11 +16,12 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from chalicelib import liveness, log_replay, store, ws_api
-from chalicelib.clock import utcnow
-from chalicelib.executions import new_execution
-from chalicelib.models import ExecutionModel
-from chalicelib.payload import parse_job
+from chalicelib.adapters import store, ws_api
+from chalicelib.adapters.models import ExecutionModel
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.payload import parse_job
+from chalicelib.services import liveness, log_replay
+from chalicelib.services.executions import new_execution
 from chalicelib.settings import get_settings
 from infra.local.harness import StackProcess
 from runner.heartbeats import ExecutionHeartbeats

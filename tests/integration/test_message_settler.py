@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib import job_queue
-from chalicelib.aws_clients import client
+from chalicelib.adapters import job_queue
+from chalicelib.adapters.aws import client
 from infra.local.harness import StackProcess
 from runner.message_settler import MessageSettler
 

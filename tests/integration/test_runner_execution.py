@@ -7,7 +7,7 @@ import time
 import docker
 import requests
 
-from chalicelib import job_queue
+from chalicelib.adapters import job_queue
 from tests.conftest import Api, containers_of
 
 

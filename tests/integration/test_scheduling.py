@@ -8,10 +8,10 @@ import uuid
 
 import docker
 
-from chalicelib import store
-from chalicelib.clock import utcnow
-from chalicelib.executions import new_execution
-from chalicelib.payload import parse_job
+from chalicelib.adapters import store
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.payload import parse_job
+from chalicelib.services.executions import new_execution
 from infra.local.harness import StackProcess
 from tests.conftest import TEST_IMAGE, Api, containers_of, parse_iso
 

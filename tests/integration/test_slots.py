@@ -1,11 +1,11 @@
-"""chalicelib.slots on the local emulator: leases that bound a pool's running containers."""
+"""chalicelib.adapters.slots on the local emulator: leases that bound a pool's running containers."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 
-from chalicelib import slots
+from chalicelib.adapters import slots
 from infra.local.harness import StackProcess
 
 NOW = 1_800_000_000.0

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import uuid
 
-from chalicelib import stopping, store
-from chalicelib.clock import utcnow
-from chalicelib.executions import new_execution
-from chalicelib.payload import parse_job
+from chalicelib.adapters import store
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.payload import parse_job
+from chalicelib.services import stopping
+from chalicelib.services.executions import new_execution
 from infra.local.harness import StackProcess
 from tests.conftest import TEST_IMAGE
 
@@ -73,7 +74,7 @@ def test_racing_creations_of_one_task_count_it_once(stack: StackProcess, task_id
 def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackProcess, task_id: str) -> None:
     from datetime import timedelta
 
-    from chalicelib import dispatcher
+    from chalicelib.services import dispatcher
 
     spec = parse_job({"image": TEST_IMAGE, "command": "true", "cron": "* * * * *"})
     job_id = str(uuid.uuid4())

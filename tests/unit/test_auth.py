@@ -1,4 +1,4 @@
-"""chalicelib.auth: HTTP Basic users and API keys, plain or as sha256 digests."""
+"""chalicelib.api.auth: HTTP Basic users and API keys, plain or as sha256 digests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chalicelib.auth import (
+from chalicelib.api.auth import (
     Credentials,
     Unauthorized,
     credentials_from,
@@ -148,7 +148,7 @@ def test_unauthorized_response_is_a_json_401_proxy_answer():
 
 
 def test_authorize_connect_uses_the_process_credentials(monkeypatch):
-    from chalicelib import auth
+    from chalicelib.api import auth
 
     monkeypatch.setattr(auth, "get_credentials", lambda: CREDENTIALS)
 
@@ -162,7 +162,7 @@ def test_authorize_connect_uses_the_process_credentials(monkeypatch):
 
 
 def test_connect_refusal_reads_a_websocket_connect_event(monkeypatch):
-    from chalicelib import auth
+    from chalicelib.api import auth
 
     monkeypatch.setattr(auth, "get_credentials", lambda: CREDENTIALS)
     event = {

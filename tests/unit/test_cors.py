@@ -1,8 +1,8 @@
-"""chalicelib.cors: allowed origins and the CORS headers of answers and preflights."""
+"""chalicelib.api.cors: allowed origins and the CORS headers of answers and preflights."""
 
 from __future__ import annotations
 
-from chalicelib.cors import allowed_origin, preflight_headers, response_headers
+from chalicelib.api.cors import allowed_origin, preflight_headers, response_headers
 from chalicelib.settings import Settings
 
 ALLOWED = ("https://app.example", "http://localhost:3000")

@@ -1,11 +1,11 @@
-"""chalicelib.durations: startIn durations such as ``10s``, ``5m``, ``2h30m50s``, ``1d2h``."""
+"""chalicelib.domain.durations: startIn durations such as ``10s``, ``5m``, ``2h30m50s``, ``1d2h``."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.durations import parse_duration
-from chalicelib.errors import ValidationError
+from chalicelib.domain.durations import parse_duration
+from chalicelib.domain.errors import ValidationError
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.job_queue import ExecutionMessage
+from chalicelib.adapters.job_queue import ExecutionMessage
 from chalicelib.settings import Settings
 from runner import farm as farm_module
 from runner.circuit import HALF_OPEN, OPEN
@@ -15,7 +15,7 @@ POOLS = '[{"name": "a", "match": "", "maxRunning": 2, "maxRunningPerTask": 1}]'
 
 
 class FakeSlots:
-    """chalicelib.slots in memory: {key: execution id}."""
+    """chalicelib.adapters.slots in memory: {key: execution id}."""
 
     def __init__(self) -> None:
         self.held: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""chalicelib.ids: UUIDv7 execution ids (RFC 9562) and UUID4 checks."""
+"""chalicelib.domain.ids: UUIDv7 execution ids (RFC 9562) and UUID4 checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from chalicelib import ids
+from chalicelib.domain import ids
 
 MS = 1_768_000_000_123  # 2026-01-09T...Z, in milliseconds
 

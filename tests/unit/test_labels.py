@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.models import ExecutionModel
+from chalicelib.adapters.models import ExecutionModel
 from chalicelib.settings import Settings
 from runner import labels
 from runner.docker_engine import parse_docker_time

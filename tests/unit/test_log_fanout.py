@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib import ws_api
-from chalicelib.live_logs import LogLine, batches, done_message, lines_message, text_lines
+from chalicelib.adapters import ws_api
+from chalicelib.services.live_logs import LogLine, batches, done_message, lines_message, text_lines
 from chalicelib.settings import Settings
 from runner import log_fanout
 from runner.log_fanout import ExecutionFanout

@@ -1,4 +1,4 @@
-"""chalicelib.mailer: real SMTP to an aiosmtpd server (plain and with a login), errors as
+"""chalicelib.adapters.mail: real SMTP to an aiosmtpd server (plain and with a login), errors as
 MailError, and the SES adapter on moto."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from chalicelib import aws_clients, mailer
-from chalicelib.mailer import Mail, MailError
+from chalicelib.adapters import aws, mail
+from chalicelib.adapters.mail import Mail, MailError
 from chalicelib.settings import Settings
 from infra.local.stack import free_port
 
@@ -48,7 +48,7 @@ def smtp() -> Iterator[tuple[Recorder, int]]:
 
 def test_a_mail_goes_out_over_smtp_with_text_and_html(smtp: tuple[Recorder, int]) -> None:
     recorder, port = smtp
-    mailer.send(MAIL, Settings(smtp_host="127.0.0.1", smtp_port=port, mail_from="slipway@example.org"))
+    mail.send(MAIL, Settings(smtp_host="127.0.0.1", smtp_port=port, mail_from="slipway@example.org"))
 
     [envelope] = recorder.envelopes
     assert envelope.mail_from == "slipway@example.org" and envelope.rcpt_tos == ["ops@example.com"]
@@ -63,7 +63,7 @@ def test_the_user_and_password_of_the_settings_log_in(smtp: tuple[Recorder, int]
     recorder, port = smtp
     settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_user="bot", smtp_password="right")
 
-    mailer.send(MAIL, settings)
+    mail.send(MAIL, settings)
 
     assert recorder.logins == [(b"bot", b"right")] and len(recorder.envelopes) == 1
 
@@ -74,21 +74,21 @@ def test_a_refused_login_or_an_absent_server_is_a_mail_error(smtp: tuple[Recorde
         smtp_host="127.0.0.1", smtp_port=port, smtp_user="bot", smtp_password="wrong", smtp_timeout_seconds=3
     )
     with pytest.raises(MailError):
-        mailer.send(MAIL, refused)
+        mail.send(MAIL, refused)
     assert recorder.logins and recorder.logins[0] == (b"bot", b"wrong")
     with pytest.raises(MailError, match=r"Connection refused|ConnectionRefused"):
-        mailer.send(MAIL, Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2))
+        mail.send(MAIL, Settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2))
     with pytest.raises(MailError, match="smtp_tls"):
-        mailer.send(MAIL, Settings(smtp_tls="maybe"))
+        mail.send(MAIL, Settings(smtp_tls="maybe"))
     with pytest.raises(MailError, match="transport"):
-        mailer.send(MAIL, Settings(mail_transport="pigeon"))
+        mail.send(MAIL, Settings(mail_transport="pigeon"))
     assert recorder.envelopes == []
 
 
 def test_starttls_against_a_server_without_it_is_a_mail_error(smtp: tuple[Recorder, int]) -> None:
     _, port = smtp
     with pytest.raises(MailError, match="STARTTLS"):
-        mailer.send(MAIL, Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_tls="starttls"))
+        mail.send(MAIL, Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_tls="starttls"))
 
 
 def test_ses_sends_the_same_message(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,16 +99,16 @@ def test_ses_sends_the_same_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_SESSION_TOKEN": "t"}.items():
         monkeypatch.setenv(name, value)
-    aws_clients._client.cache_clear()
+    aws._client.cache_clear()
     try:
         with mock_aws():
             settings = Settings(mail_transport="ses", mail_from="slipway@example.org")
             with pytest.raises(MailError, match="SES refused"):
-                mailer.send(MAIL, settings)  # the sender is not verified yet
-            aws_clients.client("ses").verify_email_identity(EmailAddress="slipway@example.org")
-            mailer.send(MAIL, settings)
+                mail.send(MAIL, settings)  # the sender is not verified yet
+            aws.client("ses").verify_email_identity(EmailAddress="slipway@example.org")
+            mail.send(MAIL, settings)
             [sent] = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
             assert set(sent.destinations) == {"ops@example.com"}
             assert b"[Slipway] t: execution failed" in sent.raw_data.encode()
     finally:
-        aws_clients._client.cache_clear()
+        aws._client.cache_clear()

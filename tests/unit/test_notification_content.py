@@ -1,11 +1,11 @@
-"""chalicelib.notification_content: the webhook payload and the e-mail, from items in memory."""
+"""chalicelib.services.notification_content: the webhook payload and the e-mail, from items in memory."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib import notification_content
-from chalicelib.models import ExecutionModel, JobModel
+from chalicelib.adapters.models import ExecutionModel, JobModel
+from chalicelib.services import notification_content
 from chalicelib.settings import Settings
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""chalicelib.notifications: which deliveries an event owes, the back-off, the message shapes
+"""chalicelib.services.notifications: which deliveries an event owes, the back-off, the message shapes
 and the partial-batch contract of the SQS handler."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import notifications
-from chalicelib.notifications import Delivery, backoff_seconds, event_names, plan_deliveries
-from chalicelib.payload import parse_job
+from chalicelib.domain.payload import parse_job
+from chalicelib.services import notifications
+from chalicelib.services.notifications import Delivery, backoff_seconds, event_names, plan_deliveries
 from chalicelib.settings import Settings
 
 IDS = ("task", "job", "execution")

@@ -1,4 +1,4 @@
-"""chalicelib.openapi: the document lists exactly the app's routes, is valid OpenAPI 3, and its
+"""chalicelib.api.openapi: the document lists exactly the app's routes, is valid OpenAPI 3, and its
 schemas agree with payload.py and views.py."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import pytest
 from openapi_spec_validator import validate
 
 import app
-from chalicelib import openapi, views
-from chalicelib.models import ExecutionModel
-from chalicelib.payload import JobSpec
-from chalicelib.urls import Urls
+from chalicelib.adapters.models import ExecutionModel
+from chalicelib.api import openapi
+from chalicelib.domain.payload import JobSpec
+from chalicelib.domain.urls import Urls
+from chalicelib.services import views
 from tests.unit.test_payload import API_EXAMPLE, FULL_BODY
 
 SPEC = openapi.document("http://localhost:10000")

@@ -1,11 +1,11 @@
-"""chalicelib.pagination: page numbers and the listing envelope of api.md."""
+"""chalicelib.domain.pagination: page numbers and the listing envelope of api.md."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import ValidationError
-from chalicelib.pagination import Page, parse_page
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.pagination import Page, parse_page
 
 URL = "http://localhost:10000/tasks/?page={page}"
 ENVELOPE_KEYS = {"hasNext", "hasPrev", "items", "nextUrl", "page", "pages", "perPage", "prevUrl", "total"}

@@ -1,4 +1,4 @@
-"""chalicelib.payload: the job body as documented in job-payload.md and api.md."""
+"""chalicelib.domain.payload: the job body as documented in job-payload.md and api.md."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.errors import ValidationError
-from chalicelib.payload import JobSpec, parse_body, parse_job, validate_task_id
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.payload import JobSpec, parse_body, parse_job, validate_task_id
 
 # The body of the "Enqueue Job" example in api.md.
 API_EXAMPLE = {

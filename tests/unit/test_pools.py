@@ -1,10 +1,10 @@
-"""chalicelib.pools: parsing the pool list and routing task ids to pools."""
+"""chalicelib.domain.pools: parsing the pool list and routing task ids to pools."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.pools import Pool, PoolConfigError, parse_pools, pool_for_task
+from chalicelib.domain.pools import Pool, PoolConfigError, parse_pools, pool_for_task
 from chalicelib.resources import job_queue_names, queue_specs
 from chalicelib.settings import Settings
 

@@ -1,4 +1,4 @@
-"""chalicelib.redaction: env values whose name contains a secret word are shown as ***."""
+"""chalicelib.domain.redaction: env values whose name contains a secret word are shown as ***."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from chalicelib.redaction import (
+from chalicelib.domain.redaction import (
     MASK,
     RedactingFilter,
     is_secret_name,

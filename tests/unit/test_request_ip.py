@@ -1,10 +1,10 @@
-"""chalicelib.request_ip: X-Real-IP, then the first X-Forwarded-For, then the peer."""
+"""chalicelib.api.request_ip: X-Real-IP, then the first X-Forwarded-For, then the peer."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.request_ip import client_ip
+from chalicelib.api.request_ip import client_ip
 
 
 @pytest.mark.parametrize(

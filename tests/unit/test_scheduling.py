@@ -1,4 +1,4 @@
-"""chalicelib.scheduling: when a job's runs are due.
+"""chalicelib.domain.scheduling: when a job's runs are due.
 
 Semantics of cron in a time zone, as croniter 7 implements them (and as pinned below): the
 expression is matched against the *local wall clock* of the zone, and the answer is converted
@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.payload import JobSpec, parse_job
-from chalicelib.scheduling import (
+from chalicelib.domain.payload import JobSpec, parse_job
+from chalicelib.domain.scheduling import (
     Backoff,
     Overlap,
     first_run,

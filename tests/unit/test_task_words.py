@@ -1,10 +1,10 @@
-"""chalicelib.task_words: whole words of a task id, for the search index."""
+"""chalicelib.domain.task_words: whole words of a task id, for the search index."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.task_words import task_words
+from chalicelib.domain.task_words import task_words
 
 
 @pytest.mark.parametrize(

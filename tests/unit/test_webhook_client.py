@@ -1,4 +1,4 @@
-"""chalicelib.webhook_client: a real POST to a real HTTP server in this process."""
+"""chalicelib.adapters.webhook_client: a real POST to a real HTTP server in this process."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.webhook_client import post_json
-from chalicelib.webhook_targets import parse_networks
+from chalicelib.adapters.webhook_client import post_json
+from chalicelib.domain.webhook_targets import parse_networks
 from infra.local.stack import free_port
 
 SEEN: list[tuple[str, dict[str, str], bytes]] = []

@@ -1,12 +1,12 @@
-"""chalicelib.webhook_targets: the networks no webhook may reach, and the 400 for a literal one."""
+"""chalicelib.domain.webhook_targets: the networks no webhook may reach, and the 400 for a literal one."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.errors import ValidationError
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.webhook_targets import blocking_network, parse_networks, refuse_blocked_literals
 from chalicelib.settings import Settings
-from chalicelib.webhook_targets import blocking_network, parse_networks, refuse_blocked_literals
 
 DEFAULT = parse_networks(Settings().webhook_blocked_networks)
 

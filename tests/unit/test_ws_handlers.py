@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from chalicelib import log_replay, store
-from chalicelib.models import ALL_MODELS, ConnectionModel, ExecutionModel, JobModel
+from chalicelib.adapters import store
+from chalicelib.adapters.models import ALL_MODELS, ConnectionModel, ExecutionModel, JobModel
+from chalicelib.services import log_replay
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

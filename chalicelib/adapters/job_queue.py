@@ -1,0 +1,139 @@
+"""The SQS job queue: what runners receive executions from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.pools import pool_for_task
+from chalicelib.settings import get_settings
+
+
+@dataclass(frozen=True)
+class ExecutionMessage:
+    """The body of a job-queue message: just enough to find the execution."""
+
+    task_id: str
+    job_id: str
+    execution_id: str
+    # Epoch milliseconds before which the run must not start: SQS delays are whole seconds,
+    # so the runner waits out the fraction itself.
+    not_before_ms: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "taskId": self.task_id,
+                "jobId": self.job_id,
+                "executionId": self.execution_id,
+                "notBeforeMs": self.not_before_ms,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, body: str) -> ExecutionMessage:
+        data = json.loads(body)
+        return cls(
+            task_id=data["taskId"],
+            job_id=data["jobId"],
+            execution_id=data["executionId"],
+            not_before_ms=int(data.get("notBeforeMs") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class Received:
+    message: ExecutionMessage | None
+    receipt_handle: str
+    message_id: str
+    receive_count: int
+    body: str
+
+
+@cache
+def queue_url(name: str) -> str:
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def job_queue_url() -> str:
+    """The queue this process receives from: the job queue of its runner's pool."""
+    settings = get_settings()
+    return queue_url(settings.pool_queue(settings.runner_pool))
+
+
+def queue_for_task(task_id: str) -> str:
+    """The job queue of the pool ``task_id`` runs in (the first pool whose expression matches)."""
+    pool = pool_for_task(task_id)
+    if pool is None:
+        raise ValidationError(f"no pool takes task {task_id!r}: no pool's match fits it", field="taskId")
+    return get_settings().pool_queue(pool.name)
+
+
+def send_execution(message: ExecutionMessage, delay_seconds: int = 0) -> str:
+    """Send to the task's pool and answer the SQS message id (the API's ``queueJobId``)."""
+    response = client("sqs").send_message(
+        QueueUrl=queue_url(queue_for_task(message.task_id)),
+        MessageBody=message.to_json(),
+        DelaySeconds=max(0, min(delay_seconds, 900)),
+    )
+    return response["MessageId"]
+
+
+def receive(max_messages: int, wait_seconds: int, visibility_seconds: int) -> list[Received]:
+    response = client("sqs").receive_message(
+        QueueUrl=job_queue_url(),
+        MaxNumberOfMessages=max(1, min(max_messages, 10)),
+        WaitTimeSeconds=wait_seconds,
+        VisibilityTimeout=visibility_seconds,
+        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+    )
+    return [_received(raw) for raw in response.get("Messages", [])]
+
+
+def _received(raw: dict[str, Any]) -> Received:
+    try:
+        message: ExecutionMessage | None = ExecutionMessage.from_json(raw["Body"])
+    except (ValueError, KeyError, TypeError):
+        message = None
+    return Received(
+        message=message,
+        receipt_handle=raw["ReceiptHandle"],
+        message_id=raw["MessageId"],
+        receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+        body=raw["Body"],
+    )
+
+
+def delete(receipt_handle: str) -> None:
+    client("sqs").delete_message(QueueUrl=job_queue_url(), ReceiptHandle=receipt_handle)
+
+
+# SQS deletes at most this many messages per DeleteMessageBatch.
+DELETE_BATCH = 10
+
+
+def delete_batch(receipt_handles: list[str], url: str | None = None) -> list[str]:
+    """Delete up to ``DELETE_BATCH`` messages of ``url`` (default: this runner's job queue) in
+    one call; answers the handles SQS refused."""
+    response = client("sqs").delete_message_batch(
+        QueueUrl=url or job_queue_url(),
+        Entries=[{"Id": str(index), "ReceiptHandle": handle} for index, handle in enumerate(receipt_handles)],
+    )
+    return [receipt_handles[int(failure["Id"])] for failure in response.get("Failed", [])]
+
+
+def extend_visibility(receipt_handle: str, seconds: int) -> None:
+    client("sqs").change_message_visibility(
+        QueueUrl=job_queue_url(), ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+    )
+
+
+def approximate_length(name: str) -> int:
+    attrs = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attrs.get("ApproximateNumberOfMessages", 0))

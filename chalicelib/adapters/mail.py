@@ -1,0 +1,73 @@
+"""Sending e-mail: over SMTP (host, port, TLS, user, password from the settings) or through
+SES (``mail_transport = "ses"``, with the Lambda's IAM role; see ``ses_mail.py``)."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from chalicelib.settings import Settings, get_settings
+
+TLS_MODES = ("none", "starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class MailError(Exception):
+    """The message could not be handed to the mail server."""
+
+
+def build_message(mail: Mail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+def send(mail: Mail, settings: Settings | None = None) -> None:
+    """Hand ``mail`` to the configured transport; MailError when it was not accepted."""
+    settings = settings or get_settings()
+    message = build_message(mail, settings.mail_from)
+    if settings.mail_transport == "ses":
+        from chalicelib.adapters import ses_mail
+
+        ses_mail.send_raw(settings.mail_from, mail.to, message.as_bytes())
+        return
+    if settings.mail_transport != "smtp":
+        raise MailError(f"unknown mail transport {settings.mail_transport!r} (smtp or ses)")
+    _send_smtp(message, settings)
+
+
+def _send_smtp(message: EmailMessage, settings: Settings) -> None:
+    if settings.smtp_tls not in TLS_MODES:
+        raise MailError(f"smtp_tls must be one of {TLS_MODES}, not {settings.smtp_tls!r}")
+    try:
+        if settings.smtp_tls == "ssl":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=settings.smtp_timeout_seconds,
+                context=ssl.create_default_context(),
+            )
+        else:
+            server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds)
+        with server:
+            if settings.smtp_tls == "starttls":
+                server.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                server.login(settings.smtp_user, settings.smtp_password)
+            server.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,327 @@
+"""PynamoDB models: the one definition of every table, its keys and its indexes.
+
+The local stack creates its tables from these classes and ``infra/`` declares the AWS tables
+from them too, so the keys can never drift between code, emulator and cloud. Every request path
+reads with GetItem or Query; no table is ever scanned.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+_settings = get_settings()
+
+# Value of TaskModel.listing: every task sits in one partition of the listing index.
+TASK_LISTING = "task"
+# Partition value of the sparse due / awaiting-dispatch indexes.
+DUE_SHARD = "due"
+AWAITING_SHARD = "awaiting"
+# Partition value of the sparse index of executions a runner holds (pulling or running).
+ACTIVE_SHARD = "active"
+# Value of HostModel.farm: every host sits in one partition of the farm index.
+FARM = "farm"
+
+
+class _Meta:
+    region = _settings.region
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
+    """All tasks, newest first: the pages of GET /tasks/."""
+
+    class Meta:
+        index_name = "by-creation"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class TaskModel(Model):
+    class Meta(_Meta):
+        table_name = _settings.tasks_table
+
+    task_id = UnicodeAttribute(hash_key=True)
+    listing = UnicodeAttribute(default=TASK_LISTING)
+    # ISO creation time, then the task id: unique and time-ordered.
+    created_key = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_modified_at = UTCDateTimeAttribute()
+    jobs_count = NumberAttribute(default=0)
+
+    by_creation = TasksByCreation()
+
+
+class TaskWordModel(Model):
+    """Whole-word index of task ids for /search/: one item per (word, task)."""
+
+    class Meta(_Meta):
+        table_name = f"{_settings.stage}-slipway-task-words"
+
+    word = UnicodeAttribute(hash_key=True)
+    task_id = UnicodeAttribute(range_key=True)
+
+
+class JobsByDue(GlobalSecondaryIndex["JobModel"]):
+    """Scheduled jobs by their next due instant (sparse: only jobs with a next run)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_run_at = NumberAttribute(range_key=True)
+
+
+class JobModel(Model):
+    class Meta(_Meta):
+        table_name = _settings.jobs_table
+
+    task_id = UnicodeAttribute(hash_key=True)
+    job_id = UnicodeAttribute(range_key=True)
+    spec = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_modified_at = UTCDateTimeAttribute()
+    execution_count = NumberAttribute(default=0)
+    retry_count = NumberAttribute(default=0)
+    scheduled = BooleanAttribute(default=False)
+    last_execution_id = UnicodeAttribute(null=True)
+    # Set only while a run is pending: that is what makes the due index sparse.
+    due_shard = UnicodeAttribute(null=True)
+    next_run_at = NumberAttribute(null=True)
+    # Set by the stop route: runs created before it are not retried.
+    stopped_at = UTCDateTimeAttribute(null=True)
+    # Cron ticks deliberately not run (forbid policy, missed starting deadline).
+    skipped_ticks = NumberAttribute(default=0)
+    last_skipped_at = UTCDateTimeAttribute(null=True)
+    # The caller of the latest POST/PUT: its scheduled runs carry it as their requestIP.
+    request_ip = UnicodeAttribute(null=True)
+
+    by_due = JobsByDue()
+
+
+class ExecutionsAwaitingDispatch(GlobalSecondaryIndex["ExecutionModel"]):
+    """Executions not yet claimed by a runner, by the instant their message is due.
+
+    Sparse: the attributes are removed when a runner claims the execution, so the reconciler
+    reads only what may have lost its SQS message.
+    """
+
+    class Meta:
+        index_name = "awaiting-dispatch"
+        projection = KeysOnlyProjection()
+
+    awaiting_shard = UnicodeAttribute(hash_key=True)
+    dispatch_at = NumberAttribute(range_key=True)
+
+
+class ExecutionsByHeartbeat(GlobalSecondaryIndex["ExecutionModel"]):
+    """Executions a runner holds (pulling or running), by the runner's last heartbeat on them.
+
+    Sparse: a claim adds the attributes and the end of the run removes ``active_shard``, so the
+    reconciler finds the executions of a runner that went silent with one Query, and a
+    restarted runner finds its own (``host`` is projected for that filter).
+    """
+
+    class Meta:
+        index_name = "by-heartbeat"
+        projection = IncludeProjection(["host"])
+
+    active_shard = UnicodeAttribute(hash_key=True)
+    heartbeat_at = NumberAttribute(range_key=True)
+
+
+class ExecutionModel(Model):
+    """One run of a container. The sort key is a UUIDv7, so a Query in reverse is newest first."""
+
+    class Meta(_Meta):
+        table_name = _settings.executions_table
+
+    job_id = UnicodeAttribute(hash_key=True)
+    execution_id = UnicodeAttribute(range_key=True)
+    task_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    image = UnicodeAttribute()
+    command = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)
+    exit_code = NumberAttribute(null=True)
+    # stdout and stderr (or the infrastructure error), cut to settings.inline_output_bytes.
+    log = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    log_truncated = BooleanAttribute(default=False)
+    error_truncated = BooleanAttribute(default=False)
+    stdout_key = UnicodeAttribute(null=True)
+    stderr_key = UnicodeAttribute(null=True)
+    stdout_bytes = NumberAttribute(null=True)
+    stderr_bytes = NumberAttribute(null=True)
+    host = UnicodeAttribute(null=True)
+    docker_port = NumberAttribute(null=True)
+    container_id = UnicodeAttribute(null=True)
+    attempt = NumberAttribute(default=0)
+    queue_message_id = UnicodeAttribute(null=True)
+    request_ip = UnicodeAttribute(null=True)
+    # The due instant of a scheduled run or retry (None: run at once).
+    scheduled_for = UTCDateTimeAttribute(null=True)
+    retry_of = UnicodeAttribute(null=True)
+    stop_requested = BooleanAttribute(default=False)
+    awaiting_shard = UnicodeAttribute(null=True)
+    dispatch_at = NumberAttribute(null=True)
+    # Set while a runner holds the execution; heartbeat_at is its last sign of life (epoch s).
+    active_shard = UnicodeAttribute(null=True)
+    heartbeat_at = NumberAttribute(null=True)
+    # One map per webhook POST or e-mail attempt (chalicelib.services.notifications), appended in place.
+    dispatches = ListAttribute(null=True)
+
+    awaiting_dispatch = ExecutionsAwaitingDispatch()
+    by_heartbeat = ExecutionsByHeartbeat()
+
+
+class CounterModel(Model):
+    """Named counters (tasks, jobs) so totals never need a scan."""
+
+    class Meta(_Meta):
+        table_name = _settings.counters_table
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+class HostsByPool(GlobalSecondaryIndex["HostModel"]):
+    """Every registered host in one Query, ordered by pool then host id (``pool#host:port``)."""
+
+    class Meta:
+        index_name = "by-pool"
+        projection = AllProjection()
+
+    farm = UnicodeAttribute(hash_key=True)
+    pool_host = UnicodeAttribute(range_key=True)
+
+
+class HostModel(Model):
+    """A runner's Docker host: written by its heartbeats, blacklisted by operators."""
+
+    class Meta(_Meta):
+        table_name = _settings.hosts_table
+
+    # "name:port", as operators name it in the blacklist routes.
+    host_id = UnicodeAttribute(hash_key=True)
+    farm = UnicodeAttribute(default=FARM)
+    pool_host = UnicodeAttribute()
+    pool = UnicodeAttribute()
+    host = UnicodeAttribute()
+    port = NumberAttribute()
+    # Epoch seconds of the last heartbeat; absent until the runner's first one.
+    heartbeat_at = NumberAttribute(null=True)
+    blacklisted = BooleanAttribute(default=False)
+    # "closed", "open" or "half-open".
+    circuit = UnicodeAttribute(default="closed")
+    circuit_opened_at = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    # The containers the runner runs: [{"executionId", "jobId", "taskId", "containerId", "startedAt"}].
+    running = JSONAttribute(null=True)
+    # A host that stopped heart-beating a day ago disappears from the table by itself.
+    expires_at = TTLAttribute(null=True)
+
+    by_pool = HostsByPool()
+
+
+class SlotModel(Model):
+    """A lease on one of the ``maxRunning`` slots of a pool (``pool#<name>#<i>``) or of a task
+    (``task#<pool>#<task id>#<i>``), held by an execution until it ends or its lease expires."""
+
+    class Meta(_Meta):
+        table_name = _settings.slots_table
+
+    slot = UnicodeAttribute(hash_key=True)
+    execution_id = UnicodeAttribute()
+    host_id = UnicodeAttribute()
+    # Epoch seconds after which the slot is free again (the holder stopped renewing it).
+    lease_until = NumberAttribute()
+
+
+class ConnectionsByExecution(GlobalSecondaryIndex["ConnectionModel"]):
+    """The viewers of one execution: what the runner posts each log batch to."""
+
+    class Meta:
+        index_name = "by-execution"
+        projection = AllProjection()
+
+    execution_id = UnicodeAttribute(hash_key=True)
+
+
+class ConnectionModel(Model):
+    """One open WebSocket of a log viewer, recorded by ``$connect`` (pk: API Gateway's id)."""
+
+    class Meta(_Meta):
+        table_name = _settings.connections_table
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    execution_id = UnicodeAttribute()
+    job_id = UnicodeAttribute()
+    task_id = UnicodeAttribute()
+    connected_at = UTCDateTimeAttribute()
+    # DynamoDB deletes the record after this instant, should no disconnect ever arrive.
+    expires_at = TTLAttribute()
+
+    by_execution = ConnectionsByExecution()
+
+
+class DeliveryIdempotencyModel(Model):
+    """Powertools idempotency records of notification deliveries: one per (execution, event,
+    target, attempt), so a duplicate SQS delivery never POSTs or mails twice. Only the keys
+    and the TTL are declared; Powertools writes the other attributes itself."""
+
+    class Meta(_Meta):
+        table_name = _settings.delivery_idempotency_table
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
+class IdempotencyModel(Model):
+    """Records of enqueues made with an ``Idempotency-Key`` (chalicelib.services.idempotency).
+
+    Written and read by Powertools' ``DynamoDBPersistenceLayer``, whose default attribute names
+    these are; declared here so the local stack and the CDK app provision the table like the
+    others. DynamoDB's TTL removes records after their expiry (Powertools also ignores expired
+    ones before TTL gets to them).
+    """
+
+    class Meta(_Meta):
+        table_name = _settings.idempotency_table
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+    validation = UnicodeAttribute(null=True)
+    in_progress_expiration = NumberAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TaskModel,
+    TaskWordModel,
+    JobModel,
+    ExecutionModel,
+    CounterModel,
+    HostModel,
+    SlotModel,
+    ConnectionModel,
+    DeliveryIdempotencyModel,
+    IdempotencyModel,
+)

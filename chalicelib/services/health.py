@@ -1,0 +1,31 @@
+"""The health check: each dependency is tried and reported on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.adapters import job_queue, log_store, store
+from chalicelib.domain.pools import all_pools
+from chalicelib.settings import get_settings
+
+
+def _checks() -> dict[str, Callable[[], object]]:
+    return {
+        "dynamodb": store.ping,
+        # The first pool's job queue (the default pool's when no pools are configured).
+        "sqs": lambda: job_queue.approximate_length(get_settings().pool_queue(all_pools()[0].name)),
+        "s3": log_store.bucket_reachable,
+    }
+
+
+def check() -> tuple[bool, dict[str, Any]]:
+    report: dict[str, Any] = {"errors": []}
+    for name, probe in _checks().items():
+        try:
+            probe()
+            report[name] = True
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer here
+            report[name] = False
+            report["errors"].append({"dependency": name, "error": f"{type(exc).__name__}: {exc}"})
+    return not report["errors"], report

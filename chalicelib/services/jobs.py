@@ -1,0 +1,92 @@
+"""Enqueueing jobs: creating or replacing them, and starting or scheduling their runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters import store
+from chalicelib.adapters.job_queue import queue_for_task
+from chalicelib.adapters.models import ExecutionModel, JobModel
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.ids import is_uuid4, new_job_id
+from chalicelib.domain.payload import JobSpec, parse_job, validate_task_id
+from chalicelib.domain.scheduling import first_run
+from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.domain.webhook_targets import parse_networks, refuse_blocked_literals
+from chalicelib.services import dispatcher
+from chalicelib.services.executions import new_execution, send
+from chalicelib.services.lookups import require_job
+from chalicelib.services.stopping import request_stop
+from chalicelib.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    task_id: str
+    job_id: str
+    # None for a delayed job (startAt/startIn/cron in the future): the execution appears later.
+    execution_id: str | None
+    queue_job_id: str | None
+
+
+def enqueue(
+    task_id: str,
+    body: dict[str, Any],
+    job_id: str | None = None,
+    request_ip: str | None = None,
+    now: datetime | None = None,
+) -> Enqueued:
+    """Create (or, with ``job_id``, create or replace) a job, and run or schedule it."""
+    validate_task_id(task_id)
+    queue_for_task(task_id)  # a task no pool takes is refused before anything is stored
+    if job_id is not None and not is_uuid4(job_id):
+        raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
+    spec = parse_job(body)
+    refuse_blocked_literals(spec.webhooks, parse_networks(get_settings().webhook_blocked_networks))
+    now = now or utcnow()
+    new_job = job_id is None
+    job_id = job_id or new_job_id()
+    due = first_run(spec, now)
+    if spec.cron is None and due <= now:
+        execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip)
+        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution, new_job=new_job, request_ip=request_ip)
+        if not saved.created:
+            _cancel_scheduled_runs(job_id, now, keep=execution.execution_id)
+        return _sent(saved.job, execution, now)
+    saved = store.save_job(
+        task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp(), new_job=new_job, request_ip=request_ip
+    )
+    if not saved.created:
+        _cancel_scheduled_runs(job_id, now)
+    if due <= now + timedelta(seconds=get_settings().dispatch_lookahead_seconds):
+        # Due before the next dispatcher tick could see it: dispatch it now.
+        dispatcher.materialize(saved.job, now)
+    return Enqueued(task_id, job_id, None, None)
+
+
+def retry_now(task_id: str, job_id: str, request_ip: str | None = None) -> Enqueued:
+    """A new execution of the job, at once, with its current details."""
+    job = require_job(task_id, job_id)
+    now = utcnow()
+    execution = new_execution(task_id, job_id, JobSpec.from_dict(job.spec), now, request_ip=request_ip)
+    store.add_execution(job, execution, now)
+    return _sent(job, execution, now)
+
+
+def _sent(job: JobModel, execution: ExecutionModel, now: datetime) -> Enqueued:
+    # The message id is recorded on the execution by the runner that claims it (one write
+    # fewer on the enqueue path); the job's ``enqueued_id`` shows the latest one.
+    message_id = send(execution, now)
+    return Enqueued(job.task_id, job.job_id, execution.execution_id, message_id)
+
+
+def _cancel_scheduled_runs(job_id: str, now: datetime, keep: str | None = None) -> None:
+    """A replaced job's runs that were scheduled but not started are cancelled: the new
+    schedule (or the immediate run) replaces them."""
+    for execution in store.unfinished_executions(job_id):
+        pending = execution.status == ExecutionStatus.ENQUEUED.value and execution.scheduled_for is not None
+        if pending and execution.execution_id != keep:
+            request_stop(execution, now)

@@ -1,0 +1,325 @@
+"""Notifications of execution events: webhooks and e-mails, delivered off the runner's path.
+
+Flow::
+
+    runner / stop route ──event──► notifications queue ──► handle_batch (Lambda, SQS source)
+                                         ▲                     │ one delivery per hook URL / address
+                                         │ attempt n+1,        ▼
+                                         └─ DelaySeconds ── attempt n failed ── retries left?
+                                                               │ no
+                                                               ▼
+                                                  notifications dead-letter queue
+
+- An *event* (``started``, or ``finished`` with the final status) names an execution. Whoever
+  stored the start or the end publishes it, after the write, so it never delays a container.
+- The consumer loads the execution and its job once, builds the content once, and makes the
+  first attempt of every delivery the job asks for. A failed attempt is sent back to the queue,
+  delayed by the back-off, as a *delivery* message carrying everything it needs; when its
+  retries are spent, it goes to the dead-letter queue with its last outcome.
+- Every attempt (URL or address, attempt number, status code or error, time) is appended to
+  the execution and shown as ``metadata.webhookDispatch`` / ``metadata.notifyDispatch``.
+- Each attempt runs under Powertools idempotency keyed by (execution, event, target, attempt):
+  SQS delivers at least once, and a duplicate must not POST or mail twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from chalicelib.adapters import mail, notification_queue, store, webhook_client
+from chalicelib.adapters.aws import client
+from chalicelib.adapters.models import DeliveryIdempotencyModel, ExecutionModel
+from chalicelib.domain.clock import to_iso, utcnow
+from chalicelib.domain.payload import JobSpec
+from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.domain.webhook_targets import parse_networks
+from chalicelib.services import notification_content
+from chalicelib.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+STARTED = "started"
+FINISHED = "finished"
+WEBHOOK = "webhook"
+EMAIL = "email"
+# How long a delivery attempt is remembered as done (duplicates come within minutes).
+_IDEMPOTENCY_CONFIG = IdempotencyConfig(expires_after_seconds=6 * 3600)
+
+
+# -- which deliveries an event owes (pure) -----------------------------------------------------
+
+
+def event_names(kind: str, status: str | None) -> tuple[str, ...]:
+    """The job-body events an execution event fires: ``succeeds`` on ``done``; ``fails`` on
+    ``failed``, ``timedout`` and ``expired``; ``finishes`` on every end (a stop included);
+    ``starts`` when the container started."""
+    if kind == STARTED:
+        return ("starts",)
+    if status == ExecutionStatus.DONE.value:
+        return ("succeeds", "finishes")
+    if status in (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEDOUT.value, ExecutionStatus.EXPIRED.value):
+        return ("fails", "finishes")
+    return ("finishes",)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook POST or one e-mail, at one attempt: all a retry needs, in the message."""
+
+    channel: str
+    event: str
+    task_id: str
+    job_id: str
+    execution_id: str
+    target: str
+    # Position of the hook or address in the job's list: the same URL twice is two deliveries.
+    index: int
+    retries: int
+    headers: dict[str, str] = field(default_factory=dict)
+    attempt: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Delivery:
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+
+    def next_attempt(self) -> Delivery:
+        return replace(self, attempt=self.attempt + 1)
+
+    @property
+    def retries_left(self) -> bool:
+        return self.attempt <= self.retries
+
+
+def plan_deliveries(
+    spec: JobSpec, kind: str, status: str | None, ids: tuple[str, str, str], settings: Settings
+) -> list[Delivery]:
+    task_id, job_id, execution_id = ids
+    deliveries: list[Delivery] = []
+    for event in event_names(kind, status):
+        for index, hook in enumerate((spec.webhooks or {}).get(event) or []):
+            deliveries.append(
+                Delivery(
+                    WEBHOOK,
+                    event,
+                    task_id,
+                    job_id,
+                    execution_id,
+                    target=hook["url"],
+                    index=index,
+                    retries=min(int(hook.get("retries") or 0), settings.webhook_max_retries),
+                    headers=dict(hook.get("headers") or {}),
+                )
+            )
+        for index, address in enumerate((spec.notify or {}).get(event) or []):
+            deliveries.append(
+                Delivery(EMAIL, event, task_id, job_id, execution_id, address, index, settings.mail_retries)
+            )
+    return deliveries
+
+
+def backoff_seconds(attempt: int, settings: Settings) -> int:
+    """Whole seconds to wait after failed attempt ``attempt`` (1-based): base × factor^(n-1)."""
+    delay_ms = settings.webhook_backoff_ms * settings.webhook_backoff_factor ** (attempt - 1)
+    delay_ms = min(delay_ms, settings.webhook_backoff_max_ms)
+    return min(notification_queue.MAX_DELAY_SECONDS, math.ceil(delay_ms / 1000))
+
+
+# -- publishing events (runner, stop route) ----------------------------------------------------
+
+
+def _wanted(spec: JobSpec | None, kind: str, status: str | None) -> bool:
+    if spec is None:
+        return True  # the consumer reads the job and decides
+    events = event_names(kind, status)
+    return any((spec.webhooks or {}).get(e) or (spec.notify or {}).get(e) for e in events)
+
+
+def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spec: JobSpec | None) -> None:
+    if not _wanted(spec, kind, status):
+        return
+    body = {
+        "type": "event",
+        "kind": kind,
+        "status": status,
+        "taskId": execution.task_id,
+        "jobId": execution.job_id,
+        "executionId": execution.execution_id,
+        "at": to_iso(utcnow()),
+    }
+    try:
+        notification_queue.publish(body)
+    except Exception:
+        # A notification must never fail the run it is about.
+        logger.exception("could not publish the %s event of execution %s", kind, execution.execution_id)
+
+
+def execution_started(execution: ExecutionModel, spec: JobSpec | None) -> None:
+    """Publish ``started`` (only when the job has ``starts`` hooks)."""
+    _publish_event(execution, STARTED, ExecutionStatus.RUNNING.value, spec)
+
+
+def execution_ended(execution: ExecutionModel, status: str, spec: JobSpec | None = None) -> None:
+    """Publish ``finished`` with its status (only when the job asks for it; always when the
+    caller does not have the job at hand: the consumer then decides)."""
+    _publish_event(execution, FINISHED, status, spec)
+
+
+# -- consuming (the SQS handler) -------------------------------------------------------------
+
+
+def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """An SQS batch: each record handled alone; the failed ones are reported for SQS to
+    deliver again (and to park in the dead-letter queue after ``max_receive_count``)."""
+    if context is not None:
+        # An attempt cut short by the Lambda's timeout is then retried once the invocation
+        # would have ended, instead of staying "in progress" until the record expires.
+        _IDEMPOTENCY_CONFIG.register_lambda_context(context)
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+
+
+def handle_record(record: SQSRecord) -> None:
+    body = json.loads(record.body)
+    if body.get("type") == "event":
+        _handle_event(body)
+    elif body.get("type") == "delivery":
+        _handle_delivery(Delivery.from_dict(body["delivery"]))
+    else:
+        raise ValueError(f"not a notification message: {record.body[:200]!r}")
+
+
+def _load(task_id: str, job_id: str, execution_id: str) -> tuple[Any, ExecutionModel] | None:
+    execution = store.get_execution(job_id, execution_id, consistent=True)
+    job = store.get_job(task_id, job_id)
+    if execution is None or job is None:
+        logger.warning("execution %s/%s/%s is gone: nothing to notify", task_id, job_id, execution_id)
+        return None
+    return job, execution
+
+
+def _handle_event(body: dict[str, Any]) -> None:
+    settings = get_settings()
+    ids = (body["taskId"], body["jobId"], body["executionId"])
+    loaded = _load(*ids)
+    if loaded is None:
+        return
+    job, execution = loaded
+    deliveries = plan_deliveries(JobSpec.from_dict(job.spec), body["kind"], body.get("status"), ids, settings)
+    if not deliveries:
+        return
+    base = notification_content.payload("", job, execution, settings)
+    failures: list[Exception] = []
+    for delivery in deliveries:
+        try:
+            _attempt(delivery, base | {"event": delivery.event}, settings)
+        except Exception as exc:
+            logger.exception("delivery %s to %s failed to run", delivery.channel, delivery.target)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def _handle_delivery(delivery: Delivery) -> None:
+    settings = get_settings()
+    loaded = _load(delivery.task_id, delivery.job_id, delivery.execution_id)
+    if loaded is None:
+        return
+    job, execution = loaded
+    _attempt(delivery, notification_content.payload(delivery.event, job, execution, settings), settings)
+
+
+def _attempt(delivery: Delivery, content: dict[str, Any], settings: Settings) -> None:
+    record = _deliver_once()(delivery=delivery.to_dict(), content=content)
+    if record.get("delivered"):
+        return
+    if record.get("blocked"):
+        # The address will not leave the blocked network by waiting: recorded, not retried.
+        logger.warning("webhook to %s refused: %s", delivery.target, record.get("error"))
+        return
+    if delivery.retries_left:
+        delay = backoff_seconds(delivery.attempt, settings)
+        notification_queue.publish({"type": "delivery", "delivery": delivery.next_attempt().to_dict()}, delay)
+        logger.info(
+            "%s to %s failed (attempt %d of %d); again in %d s",
+            delivery.channel,
+            delivery.target,
+            delivery.attempt,
+            delivery.retries + 1,
+            delay,
+        )
+        return
+    notification_queue.dead_letter({"type": "delivery", "delivery": delivery.to_dict(), "lastOutcome": record})
+    logger.warning(
+        "%s to %s gave up after %d attempts: %s", delivery.channel, delivery.target, delivery.attempt, record
+    )
+
+
+@cache
+def _deliver_once() -> Any:
+    """``_deliver`` under Powertools idempotency (made on first use: it needs a DynamoDB client)."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=DeliveryIdempotencyModel.Meta.table_name, boto3_client=client("dynamodb")
+    )
+    return idempotent_function(
+        _deliver, data_keyword_argument="delivery", persistence_store=persistence, config=_IDEMPOTENCY_CONFIG
+    )
+
+
+def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    """One attempt, recorded on the execution; answers the record (stored by Powertools)."""
+    settings = get_settings()
+    item = Delivery.from_dict(delivery)
+    started = utcnow()
+    record: dict[str, Any] = {
+        "channel": item.channel,
+        "event": item.event,
+        "attempt": item.attempt,
+        "timestamp": to_iso(started),
+    }
+    if item.channel == WEBHOOK:
+        outcome = webhook_client.post_json(
+            item.target,
+            notification_content.encode(content),
+            item.headers,
+            settings.webhook_timeout_seconds,
+            blocked=parse_networks(settings.webhook_blocked_networks),
+        )
+        record |= {"url": item.target, "statusCode": outcome.status_code, "durationMs": outcome.duration_ms}
+        record |= {"delivered": outcome.delivered, "error": outcome.error}
+        if outcome.blocked:
+            record["blocked"] = True
+    else:
+        message = mail.Mail(
+            to=item.target,
+            subject=notification_content.subject(content),
+            text=notification_content.mail_text(content),
+            html=notification_content.mail_html(content),
+        )
+        record["to"] = item.target
+        try:
+            mail.send(message, settings)
+            record |= {"delivered": True, "error": None}
+        except mail.MailError as exc:
+            record |= {"delivered": False, "error": str(exc)}
+    try:
+        store.append_dispatch(item.job_id, item.execution_id, record, settings.dispatch_records_kept)
+    except Exception:
+        # The attempt happened: failing here would make SQS replay it and POST twice.
+        logger.exception("could not record %s attempt %d on %s", item.channel, item.attempt, item.execution_id)
+    return record

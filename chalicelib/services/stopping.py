@@ -1,0 +1,64 @@
+"""Stopping executions and jobs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from chalicelib.adapters import control, store
+from chalicelib.adapters.models import ExecutionModel, JobModel
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.services import notifications
+from chalicelib.services.lookups import require_execution, require_job
+
+logger = logging.getLogger(__name__)
+
+
+def request_stop(execution: ExecutionModel, now: datetime) -> None:
+    """Stop one execution wherever it is.
+
+    Not yet claimed: it ends ``stopped`` here and no runner will start it (claiming needs
+    ``enqueued``). Claimed: the flag is stored and the runner holding it is told on its control
+    queue; it kills the container and ends the execution ``stopped``.
+    """
+    status = ExecutionStatus(execution.status)
+    if status is ExecutionStatus.ENQUEUED and store.update_execution(
+        execution,
+        only_if=(ExecutionStatus.ENQUEUED,),
+        status=ExecutionStatus.STOPPED.value,
+        finished_at=now,
+        awaiting_shard=None,
+        dispatch_at=None,
+    ):
+        notifications.execution_ended(execution, ExecutionStatus.STOPPED.value)
+        return
+    if store.update_execution(execution, stop_requested=True) and execution.host:
+        if not control.send_stop(execution.host, execution.execution_id):
+            logger.warning(
+                "runner %s has no control queue; stop of %s waits for the reconciler",
+                execution.host,
+                execution.execution_id,
+            )
+    elif status is ExecutionStatus.ENQUEUED:
+        # Claimed between our read and our write: read again and stop it on its runner.
+        fresh = store.get_execution(execution.job_id, execution.execution_id, consistent=True)
+        if fresh is not None and ExecutionStatus(fresh.status).is_active:
+            request_stop(fresh, now)
+
+
+def stop_execution(task_id: str, job_id: str, execution_id: str) -> ExecutionModel:
+    """Stop this run only: a cron or schedule of the job goes on."""
+    execution = require_execution(task_id, job_id, execution_id)
+    request_stop(execution, utcnow())
+    return execution
+
+
+def stop_job(task_id: str, job_id: str) -> JobModel:
+    """Stop the job's runs and cancel its schedule, cron and pending retries."""
+    job = require_job(task_id, job_id)
+    now = utcnow()
+    store.cancel_schedule(job, now)
+    for execution in store.unfinished_executions(job_id):
+        request_stop(execution, now)
+    return job
