@@ -10,24 +10,24 @@ from typing import Any
 from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
-from chalicelib.adapters import host_registry, ws_api
-from chalicelib.adapters.models import HostModel
 from chalicelib.api import auth, cors, openapi, stream_page
 from chalicelib.api.request_ip import client_ip
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import SlipwayError, ValidationError
+from chalicelib.domain.hosts import parse_host_id
 from chalicelib.domain.pagination import parse_page
 from chalicelib.domain.payload import parse_body
 from chalicelib.domain.urls import Urls
 from chalicelib.logs_setup import install_redaction
 from chalicelib.services import (
+    blacklist,
     dispatcher,
     farm_status,
     health,
     idempotency,
     jobs,
+    live_logs,
     log_replay,
-    log_viewers,
     lookups,
     notifications,
     outputs,
@@ -193,11 +193,7 @@ def _host_in_body() -> str:
     body = _body()
     if "host" not in body:
         raise ValidationError('the body must name the host: {"host": "name:port"}', field="host")
-    return host_registry.parse_host_id(body["host"])
-
-
-def _host_answer(host: HostModel) -> dict[str, Any]:
-    return {"host": host.host_id, "pool": host.pool, "blacklisted": bool(host.blacklisted)}
+    return parse_host_id(body["host"])
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -216,12 +212,12 @@ def farm_status_view() -> dict[str, Any]:
 
 @route("/docker-executor/blacklist", methods=("POST",))
 def blacklist_host() -> dict[str, Any]:
-    return _host_answer(host_registry.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
+    return blacklist.answer(blacklist.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
 
 
 @route("/docker-executor/blacklist", methods=("DELETE",))
 def unblacklist_host() -> dict[str, Any]:
-    return _host_answer(host_registry.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
+    return blacklist.answer(blacklist.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
 
 
 @route("/tasks")
@@ -340,9 +336,9 @@ def ws_connect(event: WebsocketEvent) -> Response | dict[str, object]:
     if refusal is not None:
         return refusal
     params = raw.get("queryStringParameters") or {}
-    endpoint = ws_api.endpoint_of(raw["requestContext"]["apiId"], event.stage, settings.region)
+    endpoint = live_logs.endpoint_of(raw["requestContext"]["apiId"], event.stage, settings.region)
     try:
-        log_viewers.connect(
+        live_logs.connect(
             event.connection_id, params.get("taskId"), params.get("jobId"), params.get("executionId"), endpoint
         )
     except SlipwayError as exc:
@@ -352,7 +348,7 @@ def ws_connect(event: WebsocketEvent) -> Response | dict[str, object]:
 
 @app.on_ws_disconnect()
 def ws_disconnect(event: WebsocketEvent) -> None:
-    log_viewers.disconnect(event.connection_id)
+    live_logs.disconnect(event.connection_id)
 
 
 @app.lambda_function(name="ws_replay")

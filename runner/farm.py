@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.adapters import host_registry, slots
 from chalicelib.adapters.job_queue import ExecutionMessage
 from chalicelib.domain.clock import to_iso
+from chalicelib.domain.hosts import CLOSED, HALF_OPEN, Beat, host_id
 from chalicelib.domain.pools import pool_named
 from chalicelib.settings import Settings
 from runner.circuit import CircuitBreaker
@@ -49,7 +50,7 @@ class FarmMember:
         self.clock = clock
         self.pool = pool_named(settings.runner_pool, settings)
         self.port = settings.runner_port or engine_port or DOCKER_PORT
-        self.host_id = host_registry.host_id(settings.runner_host, self.port)
+        self.host_id = host_id(settings.runner_host, self.port)
         self.circuit = CircuitBreaker(settings.circuit_failures, settings.circuit_reset_seconds, clock)
         self.blacklisted = False
         self._lock = threading.Lock()
@@ -76,13 +77,13 @@ class FarmMember:
             held = {execution_id: list(keys) for execution_id, keys in self._held.items()}
         now = self.clock()
         state = self.circuit.state
-        beat = host_registry.Beat(
+        beat = Beat(
             host_id=self.host_id,
             host=self.settings.runner_host,
             port=self.port,
             pool=self.pool.name,
             circuit=state,
-            circuit_opened_at=self.circuit.opened_at if state != host_registry.CLOSED else None,
+            circuit_opened_at=self.circuit.opened_at if state != CLOSED else None,
             error=self.circuit.last_error,
             running=running,
         )
@@ -133,7 +134,7 @@ class FarmMember:
         if self.blacklisted:
             return 0
         allowance = self.circuit.allowance()
-        if allowance is None and self._last_state != host_registry.CLOSED:
+        if allowance is None and self._last_state != CLOSED:
             self._beat_soon()
         return allowance
 
@@ -143,7 +144,7 @@ class FarmMember:
             return Admission(False, f"host {self.host_id} is blacklisted")
         if not self.circuit.admit():
             return Admission(False, f"the circuit of {self.host_id} is {self.circuit.state}")
-        admission = Admission(True, probe=self.circuit.state == host_registry.HALF_OPEN)
+        admission = Admission(True, probe=self.circuit.state == HALF_OPEN)
         now = self.clock()
         for prefix, limit, what in self._limits(message):
             key = slots.acquire(

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from chalicelib.adapters import ws_api
-from chalicelib.services import live_logs
-from chalicelib.services.live_logs import LogLine
+from chalicelib.adapters import connections, ws_api
+from chalicelib.domain.log_lines import LogLine, batches, done_message, lines_message
 from chalicelib.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ class ExecutionFanout:
         pool: ThreadPoolExecutor,
         send: Sender = ws_api.send,
         close: Closer = ws_api.close,
-        lookup: ViewerLookup = live_logs.viewers,
+        lookup: ViewerLookup = connections.viewers,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.execution_id = execution_id
@@ -195,8 +194,8 @@ class ExecutionFanout:
         sent = 0
         lines = [LogLine(seq, stream, _text(raw)) for seq, stream, raw in entries]
         try:
-            for batch in live_logs.batches(lines, self._settings.ws_message_bytes):
-                self._send(viewer.connection_id, live_logs.lines_message(batch))
+            for batch in batches(lines, self._settings.ws_message_bytes):
+                self._send(viewer.connection_id, lines_message(batch))
                 sent += len(batch)
         except ws_api.ConnectionGone:
             if self._clock() - viewer.seen_at > _CONNECT_GRACE_SECONDS:
@@ -239,7 +238,7 @@ class ExecutionFanout:
                 wait(self._round(), timeout=max(0.0, deadline - self._clock()))
                 if busy:
                     time.sleep(self._settings.ws_flush_seconds)
-            done = live_logs.done_message(status, exit_code)
+            done = done_message(status, exit_code)
             for viewer in list(self._viewers.values()):
                 if not viewer.gone:
                     self._pool.submit(self._finish_viewer, viewer.connection_id, done)

@@ -12,8 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.aws import client
-from chalicelib.adapters.job_queue import queue_url
+from chalicelib.adapters.aws import client, queue_url
 from chalicelib.settings import get_settings
 
 

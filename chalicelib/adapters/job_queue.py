@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from chalicelib.adapters.aws import client
-from chalicelib.domain.errors import ValidationError
-from chalicelib.domain.pools import pool_for_task
+from chalicelib.adapters.aws import client, queue_url
+from chalicelib.domain.limits import SQS_MAX_BATCH, sqs_delay
+from chalicelib.domain.pools import queue_for_task
 from chalicelib.settings import get_settings
 
 
@@ -54,23 +53,10 @@ class Received:
     body: str
 
 
-@cache
-def queue_url(name: str) -> str:
-    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-
-
 def job_queue_url() -> str:
     """The queue this process receives from: the job queue of its runner's pool."""
     settings = get_settings()
     return queue_url(settings.pool_queue(settings.runner_pool))
-
-
-def queue_for_task(task_id: str) -> str:
-    """The job queue of the pool ``task_id`` runs in (the first pool whose expression matches)."""
-    pool = pool_for_task(task_id)
-    if pool is None:
-        raise ValidationError(f"no pool takes task {task_id!r}: no pool's match fits it", field="taskId")
-    return get_settings().pool_queue(pool.name)
 
 
 def send_execution(message: ExecutionMessage, delay_seconds: int = 0) -> str:
@@ -78,7 +64,7 @@ def send_execution(message: ExecutionMessage, delay_seconds: int = 0) -> str:
     response = client("sqs").send_message(
         QueueUrl=queue_url(queue_for_task(message.task_id)),
         MessageBody=message.to_json(),
-        DelaySeconds=max(0, min(delay_seconds, 900)),
+        DelaySeconds=sqs_delay(delay_seconds),
     )
     return response["MessageId"]
 
@@ -86,7 +72,7 @@ def send_execution(message: ExecutionMessage, delay_seconds: int = 0) -> str:
 def receive(max_messages: int, wait_seconds: int, visibility_seconds: int) -> list[Received]:
     response = client("sqs").receive_message(
         QueueUrl=job_queue_url(),
-        MaxNumberOfMessages=max(1, min(max_messages, 10)),
+        MaxNumberOfMessages=max(1, min(max_messages, SQS_MAX_BATCH)),
         WaitTimeSeconds=wait_seconds,
         VisibilityTimeout=visibility_seconds,
         MessageSystemAttributeNames=["ApproximateReceiveCount"],
@@ -113,7 +99,7 @@ def delete(receipt_handle: str) -> None:
 
 
 # SQS deletes at most this many messages per DeleteMessageBatch.
-DELETE_BATCH = 10
+DELETE_BATCH = SQS_MAX_BATCH
 
 
 def delete_batch(receipt_handles: list[str], url: str | None = None) -> list[str]:

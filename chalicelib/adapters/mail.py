@@ -1,39 +1,17 @@
 """Sending e-mail: over SMTP (host, port, TLS, user, password from the settings) or through
-SES (``mail_transport = "ses"``, with the Lambda's IAM role; see ``ses_mail.py``)."""
+SES (``mail_transport = "ses"``, with the Lambda's IAM role)."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.adapters.aws import client
+from chalicelib.domain.mail import TLS_MODES, Mail, MailError, build_message
 from chalicelib.settings import Settings, get_settings
-
-TLS_MODES = ("none", "starttls", "ssl")
-
-
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    subject: str
-    text: str
-    html: str
-
-
-class MailError(Exception):
-    """The message could not be handed to the mail server."""
-
-
-def build_message(mail: Mail, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(mail.text)
-    message.add_alternative(mail.html, subtype="html")
-    return message
 
 
 def send(mail: Mail, settings: Settings | None = None) -> None:
@@ -41,9 +19,7 @@ def send(mail: Mail, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     message = build_message(mail, settings.mail_from)
     if settings.mail_transport == "ses":
-        from chalicelib.adapters import ses_mail
-
-        ses_mail.send_raw(settings.mail_from, mail.to, message.as_bytes())
+        send_raw(settings.mail_from, mail.to, message.as_bytes())
         return
     if settings.mail_transport != "smtp":
         raise MailError(f"unknown mail transport {settings.mail_transport!r} (smtp or ses)")
@@ -71,3 +47,12 @@ def _send_smtp(message: EmailMessage, settings: Settings) -> None:
             server.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def send_raw(sender: str, to: str, raw: bytes) -> str:
+    """Send ``raw`` (a whole MIME message) to ``to`` through the SES API; answers its message id."""
+    try:
+        response = client("ses").send_raw_email(Source=sender, Destinations=[to], RawMessage={"Data": raw})
+    except (ClientError, BotoCoreError) as exc:
+        raise MailError(f"SES refused the message: {exc}") from exc
+    return str(response["MessageId"])

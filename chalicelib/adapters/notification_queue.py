@@ -6,12 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.adapters.aws import client
-from chalicelib.adapters.job_queue import queue_url
+from chalicelib.adapters.aws import client, queue_url
+from chalicelib.domain.limits import SQS_MAX_BATCH, sqs_delay
 from chalicelib.settings import get_settings
-
-# SQS delays a message 15 minutes at most.
-MAX_DELAY_SECONDS = 900
 
 
 def publish(body: dict[str, Any], delay_seconds: int = 0) -> str:
@@ -19,7 +16,7 @@ def publish(body: dict[str, Any], delay_seconds: int = 0) -> str:
     response = client("sqs").send_message(
         QueueUrl=queue_url(get_settings().notifications_queue),
         MessageBody=json.dumps(body),
-        DelaySeconds=max(0, min(int(delay_seconds), MAX_DELAY_SECONDS)),
+        DelaySeconds=sqs_delay(delay_seconds),
     )
     return str(response["MessageId"])
 
@@ -37,7 +34,7 @@ def receive(wait_seconds: int, max_messages: int = 10) -> list[dict[str, Any]]:
     stand-in for Lambda's event source mapping)."""
     response = client("sqs").receive_message(
         QueueUrl=queue_url(get_settings().notifications_queue),
-        MaxNumberOfMessages=max(1, min(max_messages, 10)),
+        MaxNumberOfMessages=max(1, min(max_messages, SQS_MAX_BATCH)),
         WaitTimeSeconds=wait_seconds,
         MessageSystemAttributeNames=["All"],
         MessageAttributeNames=["All"],

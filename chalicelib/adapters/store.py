@@ -7,17 +7,15 @@ same SQS message can never both start a container.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.aws import connection
 from chalicelib.adapters.models import (
     ACTIVE_SHARD,
     AWAITING_SHARD,
@@ -32,22 +30,9 @@ from chalicelib.adapters.models import (
 from chalicelib.domain.clock import ISO_FORMAT, utcnow
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.task_words import task_words
-from chalicelib.settings import get_settings
 
 TASKS_COUNTER = "tasks"
 JOBS_COUNTER = "jobs"
-
-_connection_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _make_connection() -> Connection:
-    return Connection(region=get_settings().region)
-
-
-def _connection() -> Connection:
-    with _connection_lock:
-        return _make_connection()
 
 
 class ConcurrentChange(Exception):
@@ -132,7 +117,7 @@ def _save_job_once(
     job: JobModel | None,
     request_ip: str | None = None,
 ) -> SavedJob:
-    with TransactWrite(connection=_connection()) as tx:
+    with TransactWrite(connection=connection()) as tx:
         if task is None:
             task = TaskModel(
                 task_id,
@@ -270,7 +255,7 @@ def _update_if(execution: ExecutionModel, values: dict[str, Any], condition: Any
 
 def ping() -> None:
     """Raise if DynamoDB cannot be reached (used by the health check)."""
-    _connection().describe_table(TaskModel.Meta.table_name)
+    connection().describe_table(TaskModel.Meta.table_name)
 
 
 @dataclass
@@ -367,7 +352,7 @@ def advance_schedule(
     if execution is not None:
         actions += [JobModel.execution_count.add(1), JobModel.last_execution_id.set(execution.execution_id)]
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(job, actions=actions, condition=JobModel.next_run_at == due)
             if execution is not None:
                 tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
@@ -410,7 +395,7 @@ def finish_execution(
     if retry is None:
         return _update_if(execution, values, condition)
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(execution, actions=_set_actions(values), condition=condition)
             tx.save(retry, condition=ExecutionModel.execution_id.does_not_exist())
             tx.update(
@@ -454,7 +439,7 @@ def unfinished_executions(job_id: str, limit: int = 50) -> list[ExecutionModel]:
 
 def add_execution(job: JobModel, execution: ExecutionModel, now: datetime) -> None:
     """Add a run to an existing job (the retry route)."""
-    with TransactWrite(connection=_connection()) as tx:
+    with TransactWrite(connection=connection()) as tx:
         tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
         tx.update(
             job,
@@ -470,7 +455,7 @@ def add_execution(job: JobModel, execution: ExecutionModel, now: datetime) -> No
 def record_skipped_tick(execution: ExecutionModel, now: datetime, reason: str) -> bool:
     """End a cron run that must not start (``forbid`` overlap) and count it on the job."""
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(
                 execution,
                 actions=_set_actions(

@@ -45,11 +45,6 @@ def client(endpoint: str | None = None) -> Any:
         return _client(endpoint)
 
 
-def endpoint_of(api_id: str, stage: str, region: str) -> str:
-    """The management endpoint of an API Gateway WebSocket API, from a handler's event."""
-    return get_settings().ws_management_url or f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}"
-
-
 def _gone(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     return error.get("Code") == "GoneException" or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 410

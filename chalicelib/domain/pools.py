@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from chalicelib.domain.errors import ValidationError
 from chalicelib.settings import Settings, get_settings
 
 DEFAULT_POOL = "default"
@@ -104,3 +105,11 @@ def pool_for_task(task_id: str, settings: Settings | None = None) -> Pool | None
         if pool.matches(task_id):
             return pool
     return None
+
+
+def queue_for_task(task_id: str, settings: Settings | None = None) -> str:
+    """The job queue of the pool ``task_id`` runs in (the first pool whose expression matches)."""
+    pool = pool_for_task(task_id, settings)
+    if pool is None:
+        raise ValidationError(f"no pool takes task {task_id!r}: no pool's match fits it", field="taskId")
+    return (settings or get_settings()).pool_queue(pool.name)

@@ -110,10 +110,14 @@ class Backoff:
             max_ms=min(float(override.get("maxMs", cap_ms)), cap_ms),
         )
 
-    def delay(self, retry_number: int) -> timedelta:
-        """The wait before retry ``retry_number`` (1 for the first retry)."""
+    def delay_ms(self, retry_number: int) -> float:
+        """The wait before retry ``retry_number`` (1 for the first retry), in milliseconds."""
         try:
             grown = self.min_ms * self.factor ** max(retry_number - 1, 0)
         except OverflowError:  # factor**n beyond a float (about the 1025th retry at factor 2): capped anyway
             grown = self.max_ms
-        return timedelta(milliseconds=min(grown, self.max_ms))
+        return min(grown, self.max_ms)
+
+    def delay(self, retry_number: int) -> timedelta:
+        """The wait before retry ``retry_number`` (1 for the first retry)."""
+        return timedelta(milliseconds=self.delay_ms(retry_number))

@@ -9,14 +9,12 @@ from datetime import datetime
 from chalicelib.adapters import job_queue
 from chalicelib.adapters.models import AWAITING_SHARD, ExecutionModel
 from chalicelib.domain.ids import new_execution_id
+from chalicelib.domain.limits import sqs_delay
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-# SQS cannot delay a message longer than this (seconds).
-MAX_SQS_DELAY = 900
 
 
 def new_execution(
@@ -60,7 +58,7 @@ def send(execution: ExecutionModel, now: datetime) -> str | None:
     reconciler sends it again.
     """
     due = execution.scheduled_for or now
-    delay = min(MAX_SQS_DELAY, max(0, math.floor((due - now).total_seconds() - get_settings().schedule_lead_seconds)))
+    delay = sqs_delay(math.floor((due - now).total_seconds() - get_settings().schedule_lead_seconds))
     message = job_queue.ExecutionMessage(
         execution.task_id, execution.job_id, execution.execution_id, not_before_ms=int(due.timestamp() * 1000)
     )

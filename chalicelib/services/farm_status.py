@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.adapters import host_registry, job_queue, store
 from chalicelib.adapters.models import HostModel
+from chalicelib.domain.hosts import CLOSED, is_alive, is_available
 from chalicelib.domain.pools import all_pools
 from chalicelib.domain.urls import Urls
 from chalicelib.services.views import to_iso_epoch
@@ -26,10 +27,10 @@ def _host(item: HostModel, now: float) -> dict[str, Any]:
         "port": int(item.port),
         "id": item.host_id,
         "pool": item.pool,
-        "available": host_registry.is_available(item, now),
-        "alive": host_registry.is_alive(item, now),
+        "available": is_available(item, now),
+        "alive": is_alive(item, now),
         "blacklisted": bool(item.blacklisted),
-        "circuit": item.circuit or host_registry.CLOSED,
+        "circuit": item.circuit or CLOSED,
         "circuitOpenedAt": to_iso_epoch(item.circuit_opened_at),
         "error": item.error or None,
         "lastHeartbeatAt": to_iso_epoch(item.heartbeat_at),
@@ -63,7 +64,7 @@ def status(urls: Urls, now: float) -> dict[str, Any]:
     running = [
         {**container, "host": item.host, "port": int(item.port), "pool": item.pool}
         for item in host_items
-        if host_registry.is_alive(item, now)
+        if is_alive(item, now)
         for container in (item.running or [])
     ]
     scheduled = [

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters import store
-from chalicelib.adapters.job_queue import queue_for_task
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.ids import is_uuid4, new_job_id
 from chalicelib.domain.payload import JobSpec, parse_job, validate_task_id
+from chalicelib.domain.pools import queue_for_task
 from chalicelib.domain.scheduling import first_run
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.webhook_targets import parse_networks, refuse_blocked_literals

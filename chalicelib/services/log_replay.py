@@ -14,10 +14,11 @@ import logging
 import threading
 import time
 
-from chalicelib.adapters import log_store, store, ws_api
+from chalicelib.adapters import connections, log_store, store, ws_api
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import ExecutionModel
-from chalicelib.services import live_logs, outputs
+from chalicelib.domain.log_lines import LogLine, batches, done_message, lines_message, text_lines
+from chalicelib.services import outputs
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,12 @@ def _stream_text(execution: ExecutionModel, stream: str) -> str:
 
 def messages(execution: ExecutionModel, max_bytes: int) -> list[str]:
     """The whole log as line batches (stdout, then stderr), then the done message."""
-    lines: list[live_logs.LogLine] = []
+    lines: list[LogLine] = []
     for stream in log_store.STREAMS:
-        for text in live_logs.text_lines(_stream_text(execution, stream)):
-            lines.append(live_logs.LogLine(len(lines) + 1, stream, text))
-    batches = [live_logs.lines_message(batch) for batch in live_logs.batches(lines, max_bytes)]
-    return [*batches, live_logs.done_message(execution.status, execution.exit_code)]
+        for text in text_lines(_stream_text(execution, stream)):
+            lines.append(LogLine(len(lines) + 1, stream, text))
+    messages = [lines_message(batch) for batch in batches(lines, max_bytes)]
+    return [*messages, done_message(execution.status, execution.exit_code)]
 
 
 def _send_first(connection_id: str, data: str, endpoint: str | None) -> bool:
@@ -83,7 +84,7 @@ def deliver(connection_id: str, job_id: str, execution_id: str, endpoint: str | 
     except Exception:
         logger.exception("replay of %s to %s failed", execution_id, connection_id)
     finally:
-        live_logs.forget(connection_id)
+        connections.forget(connection_id)
 
 
 def close_viewers(execution: ExecutionModel) -> int:
@@ -92,14 +93,14 @@ def close_viewers(execution: ExecutionModel) -> int:
     management endpoint in settings (runners have it); elsewhere viewers close at their TTL."""
     if not get_settings().ws_management_url:
         return 0
-    done = live_logs.done_message(execution.status, execution.exit_code)
-    connections = live_logs.viewers(execution.execution_id)
-    for connection_id in connections:
+    done = done_message(execution.status, execution.exit_code)
+    watching = connections.viewers(execution.execution_id)
+    for connection_id in watching:
         try:
             ws_api.send(connection_id, done)
             ws_api.close(connection_id)
         except ws_api.ConnectionGone:
             pass
         finally:
-            live_logs.forget(connection_id)
-    return len(connections)
+            connections.forget(connection_id)
+    return len(watching)

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -43,6 +41,16 @@ from chalicelib.adapters import mail, notification_queue, store, webhook_client
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import DeliveryIdempotencyModel, ExecutionModel
 from chalicelib.domain.clock import to_iso, utcnow
+from chalicelib.domain.deliveries import (
+    FINISHED,
+    STARTED,
+    WEBHOOK,
+    Delivery,
+    backoff_seconds,
+    plan_deliveries,
+    wanted,
+)
+from chalicelib.domain.mail import Mail, MailError
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.webhook_targets import parse_networks
@@ -51,107 +59,15 @@ from chalicelib.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-STARTED = "started"
-FINISHED = "finished"
-WEBHOOK = "webhook"
-EMAIL = "email"
 # How long a delivery attempt is remembered as done (duplicates come within minutes).
 _IDEMPOTENCY_CONFIG = IdempotencyConfig(expires_after_seconds=6 * 3600)
-
-
-# -- which deliveries an event owes (pure) -----------------------------------------------------
-
-
-def event_names(kind: str, status: str | None) -> tuple[str, ...]:
-    """The job-body events an execution event fires: ``succeeds`` on ``done``; ``fails`` on
-    ``failed``, ``timedout`` and ``expired``; ``finishes`` on every end (a stop included);
-    ``starts`` when the container started."""
-    if kind == STARTED:
-        return ("starts",)
-    if status == ExecutionStatus.DONE.value:
-        return ("succeeds", "finishes")
-    if status in (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEDOUT.value, ExecutionStatus.EXPIRED.value):
-        return ("fails", "finishes")
-    return ("finishes",)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One webhook POST or one e-mail, at one attempt: all a retry needs, in the message."""
-
-    channel: str
-    event: str
-    task_id: str
-    job_id: str
-    execution_id: str
-    target: str
-    # Position of the hook or address in the job's list: the same URL twice is two deliveries.
-    index: int
-    retries: int
-    headers: dict[str, str] = field(default_factory=dict)
-    attempt: int = 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Delivery:
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
-
-    def next_attempt(self) -> Delivery:
-        return replace(self, attempt=self.attempt + 1)
-
-    @property
-    def retries_left(self) -> bool:
-        return self.attempt <= self.retries
-
-
-def plan_deliveries(
-    spec: JobSpec, kind: str, status: str | None, ids: tuple[str, str, str], settings: Settings
-) -> list[Delivery]:
-    task_id, job_id, execution_id = ids
-    deliveries: list[Delivery] = []
-    for event in event_names(kind, status):
-        for index, hook in enumerate((spec.webhooks or {}).get(event) or []):
-            deliveries.append(
-                Delivery(
-                    WEBHOOK,
-                    event,
-                    task_id,
-                    job_id,
-                    execution_id,
-                    target=hook["url"],
-                    index=index,
-                    retries=min(int(hook.get("retries") or 0), settings.webhook_max_retries),
-                    headers=dict(hook.get("headers") or {}),
-                )
-            )
-        for index, address in enumerate((spec.notify or {}).get(event) or []):
-            deliveries.append(
-                Delivery(EMAIL, event, task_id, job_id, execution_id, address, index, settings.mail_retries)
-            )
-    return deliveries
-
-
-def backoff_seconds(attempt: int, settings: Settings) -> int:
-    """Whole seconds to wait after failed attempt ``attempt`` (1-based): base × factor^(n-1)."""
-    delay_ms = settings.webhook_backoff_ms * settings.webhook_backoff_factor ** (attempt - 1)
-    delay_ms = min(delay_ms, settings.webhook_backoff_max_ms)
-    return min(notification_queue.MAX_DELAY_SECONDS, math.ceil(delay_ms / 1000))
 
 
 # -- publishing events (runner, stop route) ----------------------------------------------------
 
 
-def _wanted(spec: JobSpec | None, kind: str, status: str | None) -> bool:
-    if spec is None:
-        return True  # the consumer reads the job and decides
-    events = event_names(kind, status)
-    return any((spec.webhooks or {}).get(e) or (spec.notify or {}).get(e) for e in events)
-
-
 def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spec: JobSpec | None) -> None:
-    if not _wanted(spec, kind, status):
+    if not wanted(spec, kind, status):
         return
     body = {
         "type": "event",
@@ -305,7 +221,7 @@ def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any
         if outcome.blocked:
             record["blocked"] = True
     else:
-        message = mail.Mail(
+        message = Mail(
             to=item.target,
             subject=notification_content.subject(content),
             text=notification_content.mail_text(content),
@@ -315,7 +231,7 @@ def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any
         try:
             mail.send(message, settings)
             record |= {"delivered": True, "error": None}
-        except mail.MailError as exc:
+        except MailError as exc:
             record |= {"delivered": False, "error": str(exc)}
     try:
         store.append_dispatch(item.job_id, item.execution_id, record, settings.dispatch_records_kept)

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from chalice.app import WebsocketEvent, WebsocketEventSourceHandler
 
-from chalicelib.services.live_logs import DONE_REASON
+from chalicelib.domain.log_lines import DONE_REASON
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.adapters import ws_api
-from chalicelib.services.live_logs import LogLine, batches, done_message, lines_message, text_lines
+from chalicelib.domain.log_lines import LogLine, batches, done_message, lines_message, text_lines
 from chalicelib.settings import Settings
 from runner import log_fanout
 from runner.log_fanout import ExecutionFanout

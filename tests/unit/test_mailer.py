@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from chalicelib.adapters import aws, mail
-from chalicelib.adapters.mail import Mail, MailError
+from chalicelib.domain.mail import Mail, MailError
 from chalicelib.settings import Settings
 from infra.local.stack import free_port
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.deliveries import Delivery, backoff_seconds, event_names, plan_deliveries
 from chalicelib.domain.payload import parse_job
 from chalicelib.services import notifications
-from chalicelib.services.notifications import Delivery, backoff_seconds, event_names, plan_deliveries
 from chalicelib.settings import Settings
 
 IDS = ("task", "job", "execution")

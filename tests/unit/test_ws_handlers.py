@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters import store
+from chalicelib.adapters import aws
 from chalicelib.adapters.models import ALL_MODELS, ConnectionModel, ExecutionModel, JobModel
 from chalicelib.services import log_replay
 
@@ -30,7 +30,7 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Nor may the mock's connections outlive it: later tests in this process use the stack's.
     for model in ALL_MODELS:
         model._connection = None
-    store._make_connection.cache_clear()
+    aws._make_connection.cache_clear()
 
 
 @pytest.fixture
