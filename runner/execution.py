@@ -22,8 +22,7 @@ from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.scheduling import Overlap, overlap_decision
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services import liveness, notifications
-from chalicelib.services.executions import send
-from chalicelib.services.retries import plan_retry
+from chalicelib.services.ending import end_run
 from chalicelib.services.stopping import request_stop
 from chalicelib.settings import Settings
 from runner import labels
@@ -522,7 +521,6 @@ class ExecutionRun:
         execution = self.execution
         assert execution is not None
         values: dict[str, object] = {
-            "status": status.value,
             "finished_at": self.clock(),
             "exit_code": exit_code,
             "error": error[-self.settings.inline_output_bytes :] if error else None,
@@ -537,31 +535,19 @@ class ExecutionRun:
                 stdout_key=execution.stdout_key,
                 stderr_key=execution.stderr_key,
             )
-        retry = None
-        if self.job is not None and self.spec is not None:
-            retry = plan_retry(execution, status, self.job, self.spec, self.clock())
-        if not store.finish_execution(execution, values, retry):
-            self.settled = True
+        ended = end_run(execution, status, values, self.job, self.spec, self.clock(), settle=self._settle)
+        if not ended.ended:
             logger.warning("execution %s changed state before it could be ended %s", execution.execution_id, status)
             return
-        self.settled = True
-        # After the end is stored, so the notification never delays it (and never claims an
-        # end that did not happen).
-        notifications.execution_ended(execution, status.value, self.spec)
-        if retry is not None:
-            send(retry, self.clock())
-            logger.info(
-                "execution %s will be retried as %s at %s",
-                execution.execution_id,
-                retry.execution_id,
-                retry.scheduled_for,
-            )
         logger.info(
             "execution %s %s",
             execution.execution_id,
             status.value,
             extra={"exit_code": exit_code, "job_id": execution.job_id, "task_id": execution.task_id},
         )
+
+    def _settle(self) -> None:
+        self.settled = True
 
     def _remove_container(self) -> None:
         if self.container_id is None:

@@ -5,8 +5,8 @@ A runner writes ``heartbeat_at`` on every execution it holds every
 every live runner, so a dead host is noticed even where the dispatcher ticks once a minute)
 reads the sparse ``by-heartbeat`` index for heartbeats older than ``execution_stale_seconds``
 with one Query and ends each such execution ``failed`` with an ``error`` naming the silent
-runner, through the same finish + retry transaction a runner uses: it is retried when it has
-retries left.
+runner, the one way a runner ends its own (``ending.end_run``): it is retried when it has retries
+left.
 
 Timeline of the race this guards against::
 
@@ -27,9 +27,9 @@ from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.clock import to_iso, utcnow
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.services import log_replay, notifications
+from chalicelib.services import log_replay
+from chalicelib.services.ending import end_run
 from chalicelib.services.executions import send
-from chalicelib.services.retries import plan_retry
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -73,20 +73,15 @@ def give_up(execution: ExecutionModel, now: datetime, error: str, heartbeat_at: 
     status = ExecutionStatus.STOPPED if execution.stop_requested else ExecutionStatus.FAILED
     job = store.get_job(execution.task_id, execution.job_id)
     spec = JobSpec.from_dict(job.spec) if job is not None else None
-    retry = plan_retry(execution, status, job, spec, now) if job is not None and spec is not None else None
-    values = {"status": status.value, "finished_at": now, "error": error}
-    if not store.finish_execution(execution, values, retry, heartbeat_at=heartbeat_at):
+    values = {"finished_at": now, "error": error}
+    if not end_run(execution, status, values, job, spec, now, heartbeat_at=heartbeat_at).ended:
         return False
     logger.warning("execution %s ended %s: %s", execution.execution_id, status.value, error)
-    # Webhooks, e-mails and live viewers learn of this end as of any other.
-    notifications.execution_ended(execution, status.value, spec)
+    # Live viewers learn of this end as of any other (webhooks and e-mails did, in end_run).
     try:
         log_replay.close_viewers(execution)
     except Exception:
         logger.exception("could not close the live viewers of %s", execution.execution_id)
-    if retry is not None:
-        send(retry, now)
-        logger.info("execution %s will be retried as %s", execution.execution_id, retry.execution_id)
     return True
 
 
