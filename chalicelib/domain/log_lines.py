@@ -37,7 +37,7 @@ def lines_message(lines: Iterable[LogLine]) -> str:
     return json.dumps({"lines": [line.to_dict() for line in lines]})
 
 
-def done_message(status: str, exit_code: int | None) -> str:
+def done_message(status: str, exit_code: float | None) -> str:
     return json.dumps({"done": True, "status": status, "exitCode": exit_code})
 
 

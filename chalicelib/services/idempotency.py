@@ -75,7 +75,7 @@ def _config() -> IdempotencyConfig:
 def _idempotent_enqueue() -> Any:
     persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=client("dynamodb"))
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
         data_keyword_argument="request", config=_config(), persistence_store=persistence, key_prefix="enqueue"
     )
     def enqueue(request: dict[str, Any], request_ip: str | None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -99,7 +100,7 @@ def execution_ended(execution: ExecutionModel, status: str, spec: JobSpec | None
 # -- consuming (the SQS handler) -------------------------------------------------------------
 
 
-def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def handle_batch(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
     """An SQS batch: each record handled alone; the failed ones are reported for SQS to
     deliver again (and to park in the dead-letter queue after ``max_receive_count``)."""
     if context is not None:
