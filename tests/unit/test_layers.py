@@ -245,7 +245,8 @@ def test_every_module_is_in_a_layer() -> None:
 
 
 def test_imports_point_one_way() -> None:
-    assert _all_violations() == []
+    problems = _all_violations()
+    assert not problems, "\n".join(problems)
 
 
 def test_no_import_cycle_between_modules() -> None:
