@@ -11,7 +11,9 @@ import asyncio
 import base64
 import json
 import logging
-import threading
+import queue
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
@@ -22,26 +24,35 @@ logger = logging.getLogger(__name__)
 
 
 class RestGateway:
-    """Runs one request at a time through the Chalice app, like one Lambda container.
+    """Runs requests through a pool of Chalice app instances, each one request at a time.
 
-    Chalice keeps the request on ``app.current_request``, so concurrent calls into one app
-    object must not overlap; the lock makes that so.
+    That is how Lambda serves an API: each execution environment handles one request at a time,
+    and concurrent requests get environments of their own. Chalice keeps the request on
+    ``app.current_request``, so one app object must never serve two requests at once; each
+    instance here is a separate load of ``app.py`` (``server.app_instances``), taken from the
+    idle ones for a request and given back after it.
     """
 
-    def __init__(self, chalice_app: Any) -> None:
-        self._gateway = LocalGateway(chalice_app, Config(chalice_stage="local"))
-        self._lock = threading.Lock()
+    def __init__(self, chalice_apps: Sequence[Any]) -> None:
+        if not chalice_apps:
+            raise ValueError("at least one app instance is needed")
+        self._idle: queue.SimpleQueue[LocalGateway] = queue.SimpleQueue()
+        for chalice_app in chalice_apps:
+            self._idle.put(LocalGateway(chalice_app, Config(chalice_stage="local")))
+        self.concurrency = len(chalice_apps)
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> dict[str, Any]:
-        with self._lock:
-            try:
-                return self._gateway.handle_request(method=method, path=path, headers=headers, body=body)
-            except ForbiddenError:
-                return {
-                    "statusCode": 404,
-                    "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"error": f"no route for {method} {path.split('?')[0]}"}),
-                }
+        gateway = self._idle.get()
+        try:
+            return gateway.handle_request(method=method, path=path, headers=headers, body=body)
+        except ForbiddenError:
+            return {
+                "statusCode": 404,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"error": f"no route for {method} {path.split('?')[0]}"}),
+            }
+        finally:
+            self._idle.put(gateway)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -92,6 +103,8 @@ def build_app(
 ) -> web.Application:
     application = web.Application(client_max_size=16 * 1024 * 1024)
     application.add_routes(extra_routes or [])
+    # One thread per app instance: a request waits for an idle instance, never for a thread.
+    executor = ThreadPoolExecutor(max_workers=rest.concurrency, thread_name_prefix="lambda")
 
     async def rest_handler(request: web.Request) -> web.StreamResponse:
         body = await request.read() if request.can_read_body else None
@@ -102,7 +115,7 @@ def build_app(
         headers = {name: value for name, value in headers.items() if name.lower() != "x-forwarded-for"}
         headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
         result = await asyncio.get_running_loop().run_in_executor(
-            None, rest.handle, request.method, request.path_qs, headers, body
+            executor, rest.handle, request.method, request.path_qs, headers, body
         )
         response = _to_response(result)
         _compress(request, response, gzip_min_bytes)

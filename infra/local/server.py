@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 
@@ -17,10 +19,26 @@ from infra.local.websockets import LocalWebsocketApi
 logger = logging.getLogger("slipway.local")
 
 
-def serve(host: str, port: int, settings: Settings) -> None:
+def app_instances(count: int) -> list[Any]:
+    """``count`` Chalice apps, as ``count`` Lambda execution environments of one function would
+    hold: the imported ``app`` module's, then fresh loads of ``app.py`` under other module names
+    (the chalicelib modules they use are shared, as they are thread-safe)."""
     import app as chalice_module
 
-    rest = RestGateway(chalice_module.app)
+    apps = [chalice_module.app]
+    for index in range(1, count):
+        spec = importlib.util.spec_from_file_location(f"app_instance_{index}", chalice_module.__file__)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        apps.append(module.app)
+    return apps
+
+
+def serve(host: str, port: int, settings: Settings, api_concurrency: int = 1) -> None:
+    import app as chalice_module
+
+    rest = RestGateway(app_instances(api_concurrency))
     websockets = LocalWebsocketApi(chalice_module.app, settings.stage)
     application = build_app(rest, websockets.routes(), gzip_min_bytes=settings.gzip_min_bytes)
     consumer = NotificationsConsumer(chalice_module.deliver_notifications, settings)

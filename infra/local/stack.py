@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("slipway.local")
 
+# Requests the local API serves at once (Lambda gives each concurrent request an environment).
+DEFAULT_API_CONCURRENCY = 4
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -119,6 +121,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="one runner with these extra environment variables (repeatable; replaces --runners), "
         'e.g. \'{"SLIPWAY_RUNNER_POOL": "gpu"}\'',
     )
+    parser.add_argument(
+        "--api-concurrency",
+        type=int,
+        default=DEFAULT_API_CONCURRENCY,
+        help="requests the API serves at once, each in an app instance of its own, as Lambda "
+        f"environments would (default {DEFAULT_API_CONCURRENCY})",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -178,6 +187,6 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("runner %d started (pid %d) on the local Docker Engine", index + 1, runner.pid)
         from infra.local.server import serve
 
-        serve(args.host, args.port, settings)
+        serve(args.host, args.port, settings, api_concurrency=max(1, args.api_concurrency))
     logger.info("stopped")
     return 0
