@@ -329,6 +329,62 @@ def test_sparse_gsi_follows_writes_and_updates(dynamodb: Any) -> None:
     assert due_before(30) == ["unscheduled", "c"]
 
 
+def test_limited_query_of_a_large_index_partition_pages_in_order(dynamodb: Any) -> None:
+    """The key-condition fast path (``ministack_main``) gives what DynamoDB gives: the partition's
+    items in index order, page by page, for both spellings of the condition; none of another."""
+    table = create_table(
+        dynamodb,
+        attributes=[{"AttributeName": "listing", "AttributeType": "S"}, {"AttributeName": "at", "AttributeType": "N"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_at",
+                "KeySchema": [
+                    {"AttributeName": "listing", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for start in range(0, 300, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": f"t{n}"}, "listing": {"S": "task"}, "at": {"N": str(n)}}}}
+                    for n in range(start, start + 25)
+                ]
+            }
+        )
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "other"}, "listing": {"S": "job"}, "at": {"N": "5"}})
+
+    def page(condition: str, names: dict[str, str], key: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dynamodb.query(
+            TableName=table,
+            IndexName="by_at",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues={":l": {"S": "task"}},
+            ScanIndexForward=False,
+            Limit=10,
+            **({"ExpressionAttributeNames": names} if names else {}),
+            **({"ExclusiveStartKey": key} if key else {}),
+        )
+
+    for condition, names in (("listing = :l", {}), ("#l = :l", {"#l": "listing"})):
+        first = page(condition, names)
+        assert [item["pk"]["S"] for item in first["Items"]] == [f"t{n}" for n in range(299, 289, -1)]
+        second = page(condition, names, first["LastEvaluatedKey"])
+        assert [item["pk"]["S"] for item in second["Items"]] == [f"t{n}" for n in range(289, 279, -1)]
+    none = dynamodb.query(
+        TableName=table,
+        IndexName="by_at",
+        KeyConditionExpression="listing = :l",
+        ExpressionAttributeValues={":l": {"S": "nothing"}},
+    )
+    assert none["Items"] == []
+    with pytest.raises(ClientError):  # still refused as DynamoDB does: a key condition on a non-key
+        dynamodb.query(TableName=table, KeyConditionExpression="at = :l", ExpressionAttributeValues={":l": {"S": "x"}})
+
+
 def test_time_to_live_settings(dynamodb: Any) -> None:
     table = create_table(dynamodb)
     response = dynamodb.update_time_to_live(
