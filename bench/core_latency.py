@@ -39,6 +39,7 @@ from typing import Any
 import docker
 import requests
 
+from bench.figures import parse_env
 from infra.local.harness import StackProcess
 
 IMAGE = os.environ.get("SLIPWAY_TEST_IMAGE", "slipway-test/busybox:latest")
@@ -450,16 +451,6 @@ def report(result: dict[str, Any]) -> str:
             f"{target['verdict']}"
         )
     return "\n".join(lines)
-
-
-def parse_env(pairs: Sequence[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--stack-env wants NAME=VALUE, not {pair!r}")
-        env[name] = value
-    return env
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

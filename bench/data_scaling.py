@@ -73,7 +73,7 @@ from typing import Any
 import docker
 import requests
 
-from bench.figures import IMAGE, RESULTS, iso_seconds, percentile
+from bench.figures import IMAGE, RESULTS, iso_seconds, parse_env, percentile
 from infra.local.harness import ROOT, StackProcess
 
 FINISHED = frozenset({"done", "failed", "timedout", "stopped", "expired"})
@@ -1524,16 +1524,6 @@ def report(
 
 
 # -- the run -----------------------------------------------------------------------------------
-
-
-def parse_env(pairs: Sequence[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--stack-env wants NAME=VALUE, not {pair!r}")
-        env[name] = value
-    return env
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
