@@ -13,6 +13,7 @@ from chalice.app import SQSEvent, WebsocketEvent
 from chalicelib.api import auth, cors, openapi, stream_page
 from chalicelib.api.request_ip import client_ip
 from chalicelib.domain.clock import utcnow
+from chalicelib.domain.credentials import parse_authorizer
 from chalicelib.domain.errors import SlipwayError, ValidationError
 from chalicelib.domain.hosts import parse_host_id
 from chalicelib.domain.pagination import parse_page
@@ -50,16 +51,12 @@ EXECUTION = JOB + "/executions/{execution_id}"
 
 def gateway_authorizer(spec: str) -> IAMAuthorizer | CognitoUserPoolAuthorizer | None:
     """The API Gateway authorizer named by ``settings.api_authorizer`` (see settings.py)."""
-    kind, _, arns = spec.strip().partition(":")
-    if not kind:
-        return None
-    if kind == "iam":
+    authorizer = parse_authorizer(spec)
+    if authorizer.kind == "iam":
         return IAMAuthorizer()
-    if kind == "cognito" and arns:
-        return CognitoUserPoolAuthorizer(
-            "SlipwayUsers", provider_arns=[a.strip() for a in arns.split(",") if a.strip()]
-        )
-    raise ValueError(f"SLIPWAY_API_AUTHORIZER must be empty, 'iam' or 'cognito:<user pool ARN>', not {spec!r}")
+    if authorizer.kind == "cognito":
+        return CognitoUserPoolAuthorizer("SlipwayUsers", provider_arns=list(authorizer.provider_arns))
+    return None
 
 
 GATEWAY_AUTHORIZER = gateway_authorizer(settings.api_authorizer)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.domain.pools import all_pools
 from chalicelib.settings import Settings
 
 # Visibility of a notification message while a consumer holds it (the Lambda times out at 30 s).
@@ -22,7 +21,7 @@ class QueueSpec:
 
 def job_queue_names(settings: Settings) -> list[str]:
     """One job queue per pool (the default pool's is ``settings.job_queue``)."""
-    return [settings.pool_queue(pool.name) for pool in all_pools(settings)]
+    return [settings.pool_queue(pool.name) for pool in settings.pool_list]
 
 
 def queue_specs(settings: Settings) -> list[QueueSpec]:

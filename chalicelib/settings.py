@@ -9,11 +9,20 @@ variables, so the same code talks to AWS, LocalStack or the local emulator (Mini
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cached_property, lru_cache
+
+from chalicelib.domain.credentials import (
+    Credentials,
+    GatewayAuthorizer,
+    parse_api_keys,
+    parse_authorizer,
+    parse_basic_users,
+)
+from chalicelib.domain.pools import Pool, parse_pools
+from chalicelib.domain.webhook_targets import Networks, parse_networks
 
 ENV_PREFIX = "SLIPWAY_"
 
@@ -172,6 +181,10 @@ class Settings:
         return f"{self.stage}-slipway-tasks"
 
     @property
+    def task_words_table(self) -> str:
+        return f"{self.stage}-slipway-task-words"
+
+    @property
     def jobs_table(self) -> str:
         return f"{self.stage}-slipway-jobs"
 
@@ -208,11 +221,33 @@ class Settings:
         return f"{self.stage}-slipway-jobs"
 
     def __post_init__(self) -> None:
-        for text in self.webhook_blocked_networks:
-            try:
-                ipaddress.ip_network(text, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"SLIPWAY_WEBHOOK_BLOCKED_NETWORKS: {text!r} is not a network ({exc})") from exc
+        # The texts that need parsing are parsed now, once: a bad value stops the process at its
+        # start (or the deploy at synth), not its first request.
+        try:
+            _ = self.blocked_networks
+        except ValueError as exc:
+            raise ValueError(f"SLIPWAY_WEBHOOK_BLOCKED_NETWORKS: {exc}") from exc
+        _ = (self.pool_list, self.credentials, self.gateway_authorizer)
+
+    @cached_property
+    def pool_list(self) -> tuple[Pool, ...]:
+        """``pools`` parsed: the declared pools, or the one catch-all default pool."""
+        return parse_pools(self.pools)
+
+    @cached_property
+    def blocked_networks(self) -> Networks:
+        """``webhook_blocked_networks`` parsed."""
+        return parse_networks(self.webhook_blocked_networks)
+
+    @cached_property
+    def credentials(self) -> Credentials:
+        """``auth_basic_users`` and ``auth_api_keys`` parsed."""
+        return Credentials(parse_basic_users(self.auth_basic_users), parse_api_keys(self.auth_api_keys))
+
+    @cached_property
+    def gateway_authorizer(self) -> GatewayAuthorizer:
+        """``api_authorizer`` parsed."""
+        return parse_authorizer(self.api_authorizer)
 
     def pool_queue(self, pool: str) -> str:
         """The job queue of ``pool``; the default pool keeps the historic name."""

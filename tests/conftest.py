@@ -1,8 +1,8 @@
 """Session fixtures: one real local stack (the MiniStack emulator, API over HTTP, a runner on the real
 Docker Engine), started once and shared; the test process reaches the same emulator.
 
-The stack's ports and stage are chosen at import, and the environment is set before any
-``chalicelib`` import, because settings and table names are read from it at import time.
+The stack's ports and stage are chosen at import, and the test process's environment points at
+them before any test asks for the settings (``get_settings()`` reads the environment once).
 """
 
 from __future__ import annotations

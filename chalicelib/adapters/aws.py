@@ -1,7 +1,8 @@
-"""boto3 clients and the PynamoDB connection, made once per process.
+"""boto3 clients and the PynamoDB connection, made once per process, with one client Config.
 
 No endpoint is passed: boto3 reads ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``, so
-the same code reaches AWS, LocalStack or the local emulator.
+the same code reaches AWS, LocalStack or the local emulator. The one exception is the WebSocket
+management API, whose endpoint is the API's own URL (``ws_api``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from functools import cache, lru_cache
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from pynamodb.connection import Connection
 
+from chalicelib.adapters.client_config import (
+    CLIENT_CONFIG,
+    CONNECT_TIMEOUT_SECONDS,
+    LIVE_CONFIG,
+    MAX_ATTEMPTS,
+    MAX_POOL_CONNECTIONS,
+    READ_TIMEOUT_SECONDS,
+)
 from chalicelib.settings import get_settings
 
 _lock = threading.Lock()
@@ -21,25 +29,31 @@ _connection_lock = threading.Lock()
 
 
 @cache
-def _client(service: str) -> Any:
-    config = Config(
-        retries={"max_attempts": 4, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=30,
-        max_pool_connections=32,
+def _client(service: str, endpoint_url: str | None, live: bool) -> Any:
+    return boto3.session.Session().client(
+        service,
+        region_name=get_settings().region,
+        endpoint_url=endpoint_url,
+        config=LIVE_CONFIG if live else CLIENT_CONFIG,
     )
-    return boto3.session.Session().client(service, region_name=get_settings().region, config=config)
 
 
-def client(service: str) -> Any:
-    """A shared client for ``service``; boto3 clients are thread-safe once made."""
+def client(service: str, endpoint_url: str | None = None, live: bool = False) -> Any:
+    """A shared client for ``service``; boto3 clients are thread-safe once made. ``live``: the
+    short timeouts of live-log posts."""
     with _lock:
-        return _client(service)
+        return _client(service, endpoint_url, live)
 
 
 @lru_cache(maxsize=1)
 def _make_connection() -> Connection:
-    return Connection(region=get_settings().region)
+    return Connection(
+        region=get_settings().region,
+        connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+        read_timeout_seconds=READ_TIMEOUT_SECONDS,
+        max_retry_attempts=MAX_ATTEMPTS,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
 
 
 def connection() -> Connection:

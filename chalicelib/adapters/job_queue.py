@@ -62,7 +62,7 @@ def job_queue_url() -> str:
 def send_execution(message: ExecutionMessage, delay_seconds: int = 0) -> str:
     """Send to the task's pool and answer the SQS message id (the API's ``queueJobId``)."""
     response = client("sqs").send_message(
-        QueueUrl=queue_url(queue_for_task(message.task_id)),
+        QueueUrl=queue_url(queue_for_task(message.task_id, get_settings())),
         MessageBody=message.to_json(),
         DelaySeconds=sqs_delay(delay_seconds),
     )

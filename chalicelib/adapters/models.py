@@ -19,9 +19,13 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.adapters.client_config import (
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    MAX_POOL_CONNECTIONS,
+    READ_TIMEOUT_SECONDS,
+)
 from chalicelib.settings import get_settings
-
-_settings = get_settings()
 
 # Value of TaskModel.listing: every task sits in one partition of the listing index.
 TASK_LISTING = "task"
@@ -34,9 +38,31 @@ ACTIVE_SHARD = "active"
 FARM = "farm"
 
 
-class _Meta:
-    region = _settings.region
+class _TableMeta(type):
+    """The metaclass of every model's ``Meta``: its table name and region are read from the
+    settings when PynamoDB first asks for them, not when this module is imported, so importing
+    the models fixes no deployment (tests, the CDK app and ``chalice package`` set it later)."""
+
+    settings_field: str
+
+    @property
+    def table_name(cls) -> str:
+        return str(getattr(get_settings(), cls.settings_field))
+
+    @property
+    def region(cls) -> str:
+        return get_settings().region
+
+
+class _Meta(metaclass=_TableMeta):
+    # The Settings property naming the table (``tasks_table``, ...).
+    settings_field = ""
     billing_mode = "PAY_PER_REQUEST"
+    # The same retries, timeouts and pool as every boto3 client (aws.CLIENT_CONFIG).
+    max_retry_attempts = MAX_ATTEMPTS
+    connect_timeout_seconds = CONNECT_TIMEOUT_SECONDS
+    read_timeout_seconds = READ_TIMEOUT_SECONDS
+    max_pool_connections = MAX_POOL_CONNECTIONS
 
 
 class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
@@ -52,7 +78,7 @@ class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
 
 class TaskModel(Model):
     class Meta(_Meta):
-        table_name = _settings.tasks_table
+        settings_field = "tasks_table"
 
     task_id = UnicodeAttribute(hash_key=True)
     listing = UnicodeAttribute(default=TASK_LISTING)
@@ -69,7 +95,7 @@ class TaskWordModel(Model):
     """Whole-word index of task ids for /search/: one item per (word, task)."""
 
     class Meta(_Meta):
-        table_name = f"{_settings.stage}-slipway-task-words"
+        settings_field = "task_words_table"
 
     word = UnicodeAttribute(hash_key=True)
     task_id = UnicodeAttribute(range_key=True)
@@ -88,7 +114,7 @@ class JobsByDue(GlobalSecondaryIndex["JobModel"]):
 
 class JobModel(Model):
     class Meta(_Meta):
-        table_name = _settings.jobs_table
+        settings_field = "jobs_table"
 
     task_id = UnicodeAttribute(hash_key=True)
     job_id = UnicodeAttribute(range_key=True)
@@ -148,7 +174,7 @@ class ExecutionModel(Model):
     """One run of a container. The sort key is a UUIDv7, so a Query in reverse is newest first."""
 
     class Meta(_Meta):
-        table_name = _settings.executions_table
+        settings_field = "executions_table"
 
     job_id = UnicodeAttribute(hash_key=True)
     execution_id = UnicodeAttribute(range_key=True)
@@ -195,7 +221,7 @@ class CounterModel(Model):
     """Named counters (tasks, jobs) so totals never need a scan."""
 
     class Meta(_Meta):
-        table_name = _settings.counters_table
+        settings_field = "counters_table"
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
@@ -216,7 +242,7 @@ class HostModel(Model):
     """A runner's Docker host: written by its heartbeats, blacklisted by operators."""
 
     class Meta(_Meta):
-        table_name = _settings.hosts_table
+        settings_field = "hosts_table"
 
     # "name:port", as operators name it in the blacklist routes.
     host_id = UnicodeAttribute(hash_key=True)
@@ -245,7 +271,7 @@ class SlotModel(Model):
     (``task#<pool>#<task id>#<i>``), held by an execution until it ends or its lease expires."""
 
     class Meta(_Meta):
-        table_name = _settings.slots_table
+        settings_field = "slots_table"
 
     slot = UnicodeAttribute(hash_key=True)
     execution_id = UnicodeAttribute()
@@ -268,7 +294,7 @@ class ConnectionModel(Model):
     """One open WebSocket of a log viewer, recorded by ``$connect`` (pk: API Gateway's id)."""
 
     class Meta(_Meta):
-        table_name = _settings.connections_table
+        settings_field = "connections_table"
 
     connection_id = UnicodeAttribute(hash_key=True)
     execution_id = UnicodeAttribute()
@@ -287,7 +313,7 @@ class DeliveryIdempotencyModel(Model):
     and the TTL are declared; Powertools writes the other attributes itself."""
 
     class Meta(_Meta):
-        table_name = _settings.delivery_idempotency_table
+        settings_field = "delivery_idempotency_table"
 
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute(null=True)
@@ -303,7 +329,7 @@ class IdempotencyModel(Model):
     """
 
     class Meta(_Meta):
-        table_name = _settings.idempotency_table
+        settings_field = "idempotency_table"
 
     id = UnicodeAttribute(hash_key=True)
     expiration = TTLAttribute(null=True)

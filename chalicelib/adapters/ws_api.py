@@ -6,34 +6,16 @@ answers these calls like API Gateway does; only ``settings.ws_management_url`` d
 
 from __future__ import annotations
 
-import threading
-from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters import aws
 from chalicelib.settings import get_settings
-
-_lock = threading.Lock()
 
 
 class ConnectionGone(Exception):
     """The viewer is no longer connected (API Gateway's GoneException, HTTP 410)."""
-
-
-@cache
-def _client(endpoint: str) -> Any:
-    config = Config(
-        retries={"max_attempts": 2, "mode": "standard"},
-        connect_timeout=2,
-        read_timeout=5,
-        max_pool_connections=64,
-    )
-    return boto3.session.Session().client(
-        "apigatewaymanagementapi", endpoint_url=endpoint, region_name=get_settings().region, config=config
-    )
 
 
 def client(endpoint: str | None = None) -> Any:
@@ -41,8 +23,7 @@ def client(endpoint: str | None = None) -> Any:
     endpoint = endpoint or get_settings().ws_management_url
     if not endpoint:
         raise RuntimeError("SLIPWAY_WS_MANAGEMENT_URL is not set: no WebSocket API to post to")
-    with _lock:
-        return _client(endpoint)
+    return aws.client("apigatewaymanagementapi", endpoint_url=endpoint, live=True)
 
 
 def _gone(exc: ClientError) -> bool:

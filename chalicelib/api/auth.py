@@ -19,14 +19,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import lru_cache
 
+from chalicelib.domain.credentials import HASH_PREFIX, Credentials
 from chalicelib.domain.errors import SlipwayError
 from chalicelib.settings import Settings, get_settings
 
-HASH_PREFIX = "sha256:"
-REALM = "slipway"
 # Compared against when the user is unknown, so a wrong user name costs as long as a wrong password.
 _DUMMY_SECRET = HASH_PREFIX + "0" * 64
 
@@ -40,63 +37,13 @@ class Unauthorized(SlipwayError):
         self.challenge = challenge
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """What the service accepts: user → password (or its digest), and API keys (or digests)."""
-
-    basic_users: Mapping[str, str] = field(default_factory=dict)
-    api_keys: tuple[str, ...] = ()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.basic_users or self.api_keys)
-
-    @property
-    def challenge(self) -> str:
-        schemes = []
-        if self.basic_users:
-            schemes.append(f'Basic realm="{REALM}", charset="UTF-8"')
-        if self.api_keys:
-            schemes.append(f'Bearer realm="{REALM}"')
-        return ", ".join(schemes)
-
-
-def parse_basic_users(raw: str) -> dict[str, str]:
-    """``"alice:pw1,bob:sha256:<hex>"`` → ``{"alice": "pw1", "bob": "sha256:<hex>"}``."""
-    users: dict[str, str] = {}
-    for entry in (part.strip() for part in raw.split(",")):
-        if not entry:
-            continue
-        user, sep, secret = entry.partition(":")
-        if not sep or not user or not secret:
-            raise ValueError("SLIPWAY_AUTH_BASIC_USERS entries must be user:password (non-empty)")
-        _check_digest(secret)
-        users[user] = secret
-    return users
-
-
-def parse_api_keys(raw: str) -> tuple[str, ...]:
-    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
-    for key in keys:
-        _check_digest(key)
-    return keys
-
-
-def _check_digest(secret: str) -> None:
-    if secret.startswith(HASH_PREFIX):
-        digest = secret[len(HASH_PREFIX) :]
-        if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
-            raise ValueError(f"a secret written {HASH_PREFIX}... must be followed by 64 hex digits")
-
-
 def credentials_from(settings: Settings) -> Credentials:
-    return Credentials(parse_basic_users(settings.auth_basic_users), parse_api_keys(settings.auth_api_keys))
+    return settings.credentials
 
 
-@lru_cache(maxsize=1)
 def get_credentials() -> Credentials:
-    """The credentials of this process, parsed from the settings once."""
-    return credentials_from(get_settings())
+    """The credentials of this process (the settings parse them once)."""
+    return get_settings().credentials
 
 
 def hash_secret(secret: str) -> str:

@@ -10,9 +10,9 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.limits import SQS_MAX_DELAY_SECONDS
 from chalicelib.domain.payload import JobSpec
-from chalicelib.domain.scheduling import Backoff
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.settings import Settings
 

@@ -51,13 +51,6 @@ def is_uuid4(text: str) -> bool:
     return parsed.version == 4 and str(parsed) == text.lower()
 
 
-def is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True
-
 
 def derived_execution_id(job_id: str, instant_ms: int, purpose: str) -> str:
     """A UUIDv7 determined by (job, instant, purpose): the same scheduled run always gets the

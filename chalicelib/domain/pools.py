@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import ValidationError
-from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.settings import Settings
 
 DEFAULT_POOL = "default"
 
@@ -82,34 +84,25 @@ def parse_pools(raw: str) -> tuple[Pool, ...]:
     return tuple(pools)
 
 
-@lru_cache(maxsize=8)
-def _pools_of(raw: str) -> tuple[Pool, ...]:
-    return parse_pools(raw)
-
-
-def all_pools(settings: Settings | None = None) -> tuple[Pool, ...]:
-    return _pools_of((settings or get_settings()).pools)
-
-
-def pool_named(name: str, settings: Settings | None = None) -> Pool:
+def pool_named(name: str, settings: Settings) -> Pool:
     """The pool called ``name``; an undeclared name is a pool without limits."""
-    for pool in all_pools(settings):
+    for pool in settings.pool_list:
         if pool.name == name:
             return pool
     return Pool(name)
 
 
-def pool_for_task(task_id: str, settings: Settings | None = None) -> Pool | None:
+def pool_for_task(task_id: str, settings: Settings) -> Pool | None:
     """The first pool whose expression matches ``task_id`` (None: no pool takes it)."""
-    for pool in all_pools(settings):
+    for pool in settings.pool_list:
         if pool.matches(task_id):
             return pool
     return None
 
 
-def queue_for_task(task_id: str, settings: Settings | None = None) -> str:
+def queue_for_task(task_id: str, settings: Settings) -> str:
     """The job queue of the pool ``task_id`` runs in (the first pool whose expression matches)."""
     pool = pool_for_task(task_id, settings)
     if pool is None:
         raise ValidationError(f"no pool takes task {task_id!r}: no pool's match fits it", field="taskId")
-    return (settings or get_settings()).pool_queue(pool.name)
+    return settings.pool_queue(pool.name)

@@ -36,10 +36,6 @@ def next_cron_tick(expression: str, after: datetime, zone: str | None = None) ->
     return tick.astimezone(UTC)
 
 
-def is_delayed(spec: JobSpec, now: datetime) -> bool:
-    return spec.cron is not None or first_run(spec, now) > now
-
-
 @dataclass(frozen=True)
 class TickPlan:
     """What to do with a job's due instant.
@@ -91,33 +87,3 @@ def overlap_decision(spec: JobSpec, others_active: bool) -> Overlap:
     if spec.cron is None or not others_active or spec.concurrencyPolicy == "allow":
         return Overlap.RUN
     return Overlap.SKIP if spec.concurrencyPolicy == "forbid" else Overlap.REPLACE
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential back-off between retries: ``min_ms * factor**n``, capped at ``max_ms``."""
-
-    min_ms: float = 1000.0
-    factor: float = 2.0
-    max_ms: float = 900_000.0
-
-    @classmethod
-    def for_job(cls, override: dict[str, float] | None, cap_ms: float) -> Backoff:
-        override = override or {}
-        return cls(
-            min_ms=float(override.get("minMs", cls.min_ms)),
-            factor=float(override.get("factor", cls.factor)),
-            max_ms=min(float(override.get("maxMs", cap_ms)), cap_ms),
-        )
-
-    def delay_ms(self, retry_number: int) -> float:
-        """The wait before retry ``retry_number`` (1 for the first retry), in milliseconds."""
-        try:
-            grown = self.min_ms * self.factor ** max(retry_number - 1, 0)
-        except OverflowError:  # factor**n beyond a float (about the 1025th retry at factor 2): capped anyway
-            grown = self.max_ms
-        return min(grown, self.max_ms)
-
-    def delay(self, retry_number: int) -> timedelta:
-        """The wait before retry ``retry_number`` (1 for the first retry)."""
-        return timedelta(milliseconds=self.delay_ms(retry_number))

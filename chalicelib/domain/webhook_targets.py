@@ -15,7 +15,6 @@ and before a byte of the request is sent, so a name re-pointed between a check a
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from chalicelib.domain.errors import ValidationError
@@ -24,10 +23,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Networks = tuple[Network, ...]
 
 
-@lru_cache(maxsize=8)
 def parse_networks(texts: tuple[str, ...]) -> Networks:
     """``("169.254.0.0/16", "fd00:ec2::254")`` as networks (a bare address is a /32 or /128)."""
-    return tuple(ipaddress.ip_network(text, strict=False) for text in texts)
+    networks = []
+    for text in texts:
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a network ({exc})") from exc
+    return tuple(networks)
 
 
 def blocking_network(address: str, networks: Networks) -> Network | None:

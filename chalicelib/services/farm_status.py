@@ -12,7 +12,6 @@ from typing import Any
 from chalicelib.adapters import host_registry, job_queue, store
 from chalicelib.adapters.models import HostModel
 from chalicelib.domain.hosts import CLOSED, is_alive, is_available
-from chalicelib.domain.pools import all_pools
 from chalicelib.domain.urls import Urls
 from chalicelib.services.views import to_iso_epoch
 from chalicelib.settings import get_settings
@@ -47,7 +46,7 @@ def _queue_length(name: str) -> int | None:
 
 def _queues() -> dict[str, Any]:
     settings = get_settings()
-    pools = {pool.name: _queue_length(settings.pool_queue(pool.name)) for pool in all_pools(settings)}
+    pools = {pool.name: _queue_length(settings.pool_queue(pool.name)) for pool in settings.pool_list}
     queues: dict[str, Any] = {
         "jobs": {"length": sum(length or 0 for length in pools.values()), "pools": pools},
         "error": {"length": _queue_length(settings.job_dead_letter_queue)},
@@ -78,7 +77,7 @@ def status(urls: Urls, now: float) -> dict[str, Any]:
             "maxRunning": pool.max_running or None,
             "maxRunningPerTask": pool.max_running_per_task or None,
         }
-        for pool in all_pools()
+        for pool in get_settings().pool_list
     ]
     return {
         "containers": {"running": running},

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import job_queue, log_store, store
-from chalicelib.domain.pools import all_pools
 from chalicelib.settings import get_settings
 
 
@@ -14,7 +13,7 @@ def _checks() -> dict[str, Callable[[], object]]:
     return {
         "dynamodb": store.ping,
         # The first pool's job queue (the default pool's when no pools are configured).
-        "sqs": lambda: job_queue.approximate_length(get_settings().pool_queue(all_pools()[0].name)),
+        "sqs": lambda: job_queue.approximate_length(get_settings().pool_queue(get_settings().pool_list[0].name)),
         "s3": log_store.bucket_reachable,
     }
 

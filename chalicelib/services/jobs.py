@@ -15,7 +15,7 @@ from chalicelib.domain.payload import JobSpec, parse_job, validate_task_id
 from chalicelib.domain.pools import queue_for_task
 from chalicelib.domain.scheduling import first_run
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.domain.webhook_targets import parse_networks, refuse_blocked_literals
+from chalicelib.domain.webhook_targets import refuse_blocked_literals
 from chalicelib.services import dispatcher
 from chalicelib.services.executions import new_execution, send
 from chalicelib.services.lookups import require_job
@@ -41,11 +41,11 @@ def enqueue(
 ) -> Enqueued:
     """Create (or, with ``job_id``, create or replace) a job, and run or schedule it."""
     validate_task_id(task_id)
-    queue_for_task(task_id)  # a task no pool takes is refused before anything is stored
+    queue_for_task(task_id, get_settings())  # a task no pool takes is refused before anything is stored
     if job_id is not None and not is_uuid4(job_id):
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
     spec = parse_job(body)
-    refuse_blocked_literals(spec.webhooks, parse_networks(get_settings().webhook_blocked_networks))
+    refuse_blocked_literals(spec.webhooks, get_settings().blocked_networks)
     now = now or utcnow()
     new_job = job_id is None
     job_id = job_id or new_job_id()

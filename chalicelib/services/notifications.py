@@ -54,7 +54,6 @@ from chalicelib.domain.deliveries import (
 from chalicelib.domain.mail import Mail, MailError
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.domain.webhook_targets import parse_networks
 from chalicelib.services import notification_content
 from chalicelib.settings import Settings, get_settings
 
@@ -215,7 +214,7 @@ def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any
             notification_content.encode(content),
             item.headers,
             settings.webhook_timeout_seconds,
-            blocked=parse_networks(settings.webhook_blocked_networks),
+            blocked=settings.blocked_networks,
         )
         record |= {"url": item.target, "statusCode": outcome.status_code, "durationMs": outcome.duration_ms}
         record |= {"delivered": outcome.delivered, "error": outcome.error}

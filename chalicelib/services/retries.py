@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.adapters.models import ExecutionModel, JobModel
+from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.ids import derived_execution_id
 from chalicelib.domain.payload import JobSpec
-from chalicelib.domain.scheduling import Backoff
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services.executions import new_execution
 from chalicelib.settings import get_settings

@@ -27,7 +27,7 @@ def main() -> None:
 
     app = cdk.App()
     config = load_config(app.node.try_get_context)
-    # Before chalicelib.adapters.models is imported: its table names are fixed at import.
+    # For `chalice package`, whose child process imports the app (routes and authorizer).
     apply_to_environ(config.settings)
     from infra.cdk.stack import SlipwayStack
 

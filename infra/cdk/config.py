@@ -7,9 +7,9 @@ Every key is read from one place, in this order (first found wins):
 2. the environment: ``SLIPWAY_<KEY>`` in upper case (``SLIPWAY_STAGE=prod``), as the service reads it;
 3. the defaults of ``chalicelib.settings.Settings`` and of ``DeployOptions``.
 
-``apply_to_environ`` then exports the service settings as ``SLIPWAY_*`` variables, so that
-``chalicelib.adapters.models`` (whose table names are fixed at import) and the Chalice app imported by
-``chalice package`` see exactly the stage being synthesized.
+``apply_to_environ`` then exports the service settings as ``SLIPWAY_*`` variables, so that the
+Chalice app, which ``chalice package`` imports in a child process, sees exactly the deployment
+being synthesized: Chalice declares a route's authorizer with the route, at import.
 """
 
 from __future__ import annotations

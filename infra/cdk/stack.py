@@ -2,7 +2,7 @@
 
 - the Chalice app (REST API, the dispatcher's schedule and any WebSocket handlers), packaged by
   ``chalice package`` through the ``chalice.cdk`` construct, running under a role made here;
-- the DynamoDB tables, read from the PynamoDB models (``infra/cdk/tables.py``);
+- the DynamoDB tables, read from the PynamoDB models (``infra/tables.py``);
 - the SQS queues and their dead-letter queues, from ``chalicelib.resources.queue_specs``;
 - the S3 log bucket(s), from ``chalicelib.resources.bucket_names``;
 - least-privilege IAM: one role for the Lambda functions, one role + instance profile for the
@@ -37,7 +37,7 @@ from constructs import Construct
 from chalicelib.resources import bucket_names, job_queue_names, queue_specs
 from infra.cdk import local_emulator
 from infra.cdk.config import DeployConfig, settings_environment
-from infra.cdk.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
+from infra.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
 
 if TYPE_CHECKING:
     from pynamodb.models import Model
@@ -181,13 +181,7 @@ class SlipwayStack(Stack):
             from chalicelib.adapters.models import ALL_MODELS
 
             models = ALL_MODELS
-        self.table_specs = table_specs(list(models))
-        for spec in self.table_specs:
-            if not spec.table_name.startswith(f"{config.stage}-slipway-"):
-                raise RuntimeError(
-                    f"table {spec.table_name} is not of stage {config.stage}: chalicelib.adapters.models was imported "
-                    "before SLIPWAY_STAGE was set (see infra.cdk.config.apply_to_environ)"
-                )
+        self.table_specs = table_specs(list(models), self.settings)
         self.tables = {spec.model_name: self._table(spec, removal) for spec in self.table_specs}
         self.queues = self._queues(removal)
         self.buckets = [self._bucket(name, removal) for name in bucket_names(self.settings)]
@@ -239,7 +233,7 @@ class SlipwayStack(Stack):
             sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
+                point_in_time_recovery_enabled=spec.point_in_time_recovery
             ),
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=removal,

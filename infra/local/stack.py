@@ -135,14 +135,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def runner_environments(args: argparse.Namespace, settings: Settings) -> list[dict[str, str]]:
     """The extra environment of each runner to start: the ``--runner-env`` ones if given; else,
     with pools configured, each pool's ``runners``; else ``--runners`` in the default pool."""
-    from chalicelib.domain.pools import all_pools
-
     if args.runner_env:
         return [{str(k): str(v) for k, v in json.loads(text).items()} for text in args.runner_env]
     if settings.pools.strip():
         envs = [
             {"SLIPWAY_RUNNER_POOL": pool.name, "SLIPWAY_RUNNER_HOST": f"{settings.runner_host}-{pool.name}-{n + 1}"}
-            for pool in all_pools(settings)
+            for pool in settings.pool_list
             for n in range(pool.runners)
         ]
     else:

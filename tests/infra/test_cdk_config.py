@@ -11,7 +11,7 @@ from pynamodb.models import Model
 
 from chalicelib.settings import Settings
 from infra.cdk.config import DeployOptions, apply_to_environ, load_config, settings_environment
-from infra.cdk.tables import IndexSpec, KeyAttribute, table_spec
+from infra.tables import IndexSpec, KeyAttribute, table_spec
 
 
 def _context(values: dict[str, object]) -> Callable[[str], object]:

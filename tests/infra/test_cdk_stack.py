@@ -1,7 +1,7 @@
 """The synthesized CloudFormation template, checked against the code it is generated from.
 
 The expected tables come from PynamoDB's own schema of each model (what ``create_table`` sends,
-and what the local stack creates), not from infra/cdk/tables.py: a model that gains or changes
+and what the local stack creates), not from infra/tables.py: a model that gains or changes
 a key or an index fails here until the stack declares the same table.
 """
 

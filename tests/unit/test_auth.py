@@ -8,17 +8,15 @@ import json
 import pytest
 
 from chalicelib.api.auth import (
-    Credentials,
     Unauthorized,
     credentials_from,
     hash_secret,
     identify,
-    parse_api_keys,
-    parse_basic_users,
     require,
     secret_matches,
     unauthorized_response,
 )
+from chalicelib.domain.credentials import Credentials, parse_api_keys, parse_basic_users
 from chalicelib.settings import Settings
 
 

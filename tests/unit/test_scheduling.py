@@ -19,12 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.payload import JobSpec, parse_job
 from chalicelib.domain.scheduling import (
-    Backoff,
     Overlap,
     first_run,
-    is_delayed,
     next_cron_tick,
     overlap_decision,
     plan_tick,
@@ -59,7 +58,6 @@ def assert_utc(moment):
 
 def test_a_job_without_a_schedule_runs_now():
     assert first_run(spec(), NOW) == NOW
-    assert not is_delayed(spec(), NOW)
 
 
 def test_start_at_in_the_past_is_that_instant_so_it_runs_at_once():
@@ -70,7 +68,6 @@ def test_start_at_in_the_past_is_that_instant_so_it_runs_at_once():
     assert due == utc(2026, 1, 17, 14, 13, 2)
     assert_utc(due)
     assert due <= NOW
-    assert not is_delayed(spec(startAt=past), NOW)
 
 
 def test_start_at_zero_is_the_epoch():
@@ -84,14 +81,12 @@ def test_start_at_in_the_future_is_that_instant():
 
     assert due == utc(2026, 2, 1, 12)
     assert_utc(due)
-    assert is_delayed(spec(startAt=future), NOW)
 
 
 def test_start_at_now_is_not_delayed():
     exact = NOW.replace(microsecond=0)
 
     assert first_run(spec(startAt=int(exact.timestamp())), exact) == exact
-    assert not is_delayed(spec(startAt=int(exact.timestamp())), exact)
 
 
 @pytest.mark.parametrize(
@@ -103,12 +98,10 @@ def test_start_in_is_that_long_after_now(start_in, delay):
 
     assert due == NOW + delay
     assert_utc(due)
-    assert is_delayed(spec(startIn=start_in), NOW)
 
 
 def test_start_in_zero_is_now_and_not_delayed():
     assert first_run(spec(startIn="0s"), NOW) == NOW
-    assert not is_delayed(spec(startIn="0s"), NOW)
 
 
 def test_cron_first_run_is_the_next_tick():
@@ -117,9 +110,6 @@ def test_cron_first_run_is_the_next_tick():
     assert due == utc(2026, 1, 17, 15, 15)
     assert_utc(due)
 
-
-def test_cron_jobs_are_always_delayed_even_when_the_tick_is_imminent():
-    assert is_delayed(spec(cron="* * * * *"), utc(2026, 1, 17, 15, 13, 59, 999999))
 
 
 def test_cron_first_run_uses_the_job_time_zone():

@@ -133,6 +133,12 @@ def test_every_field_round_trips_through_the_environment():
     for f in dataclasses.fields(Settings):
         if f.name == "webhook_blocked_networks":
             changed[f.name] = ("10.0.0.0/8", "fc00::/7")
+        elif f.name == "pools":  # parsed at construction, like the networks
+            changed[f.name] = '[{"name": "p"}]'
+        elif f.name == "api_authorizer":
+            changed[f.name] = "iam"
+        elif f.name == "auth_basic_users":
+            changed[f.name] = "user:value-of-password"
         elif f.type == "int":
             changed[f.name] = 7
         elif f.type == "float":
@@ -166,3 +172,27 @@ def test_settings_are_frozen():
 
 def test_get_settings_is_read_once():
     assert get_settings() is get_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("SLIPWAY_POOLS", "not json", "pools is not JSON"),
+        ("SLIPWAY_API_AUTHORIZER", "lambda", "SLIPWAY_API_AUTHORIZER must be"),
+        ("SLIPWAY_AUTH_BASIC_USERS", "alice", "user:password"),
+        ("SLIPWAY_AUTH_API_KEYS", "sha256:abc", "64 hex digits"),
+        ("SLIPWAY_WEBHOOK_BLOCKED_NETWORKS", "10.0.0.0/33", "not a network"),
+    ],
+)
+def test_texts_that_need_parsing_are_refused_when_the_settings_are_made(name, raw, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env({name: raw})
+
+
+def test_parsed_values_are_computed_once_per_settings():
+    settings = Settings(pools='[{"name": "a", "match": "a"}, {"name": "b"}]', auth_api_keys="k1,k2")
+
+    assert [pool.name for pool in settings.pool_list] == ["a", "b"]
+    assert settings.pool_list is settings.pool_list
+    assert settings.credentials.api_keys == ("k1", "k2")
+    assert settings.gateway_authorizer.kind == ""

@@ -2,8 +2,10 @@
 
 The models are the one definition of every table: this module walks a model class (its Meta,
 its key attributes, its index classes and a TTL attribute if it declares one) and answers a
-plain ``TableSpec`` that the stack turns into ``aws_dynamodb.Table`` constructs. Nothing here
-is written by hand per table, so a key or index added to a model reaches AWS on the next deploy.
+plain ``TableSpec``. The CDK stack turns the specs into ``aws_dynamodb.Table`` constructs and
+the local stack creates the same tables from them (``infra/local/provision.py``), TTL and
+point-in-time recovery included. Nothing here is written by hand per table, so a key or index
+added to a model reaches AWS and the emulator alike.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pynamodb.attributes import Attribute, TTLAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, Index, LocalSecondaryIndex
 from pynamodb.models import Model
+
+from chalicelib.settings import Settings
 
 # DynamoDB scalar types a key attribute can have (PynamoDB's attr_type values).
 KEY_TYPES = frozenset({"S", "N", "B"})
@@ -47,6 +51,9 @@ class TableSpec:
     local_indexes: tuple[IndexSpec, ...]
     ttl_attribute: str | None
     billing_mode: str = PAY_PER_REQUEST
+    # Continuous backups (35 days of point-in-time restore); a model opts out with
+    # ``point_in_time_recovery = False`` in its Meta.
+    point_in_time_recovery: bool = True
 
 
 def _key(attribute: Attribute[object], owner: str) -> KeyAttribute:
@@ -81,8 +88,18 @@ def _index_spec(index: Index[Model], owner: str) -> IndexSpec:
     )
 
 
-def table_spec(model: type[Model]) -> TableSpec:
-    """The table ``model`` describes."""
+def table_name(model: type[Model], settings: Settings | None = None) -> str:
+    """The table's name in the deployment ``settings`` describes: the Settings property the
+    model's Meta names in ``settings_field``, or (no settings given, or a model without that
+    field) the name its Meta answers now."""
+    settings_field = getattr(model.Meta, "settings_field", "")
+    if settings is not None and settings_field:
+        return str(getattr(settings, settings_field))
+    return str(model.Meta.table_name)
+
+
+def table_spec(model: type[Model], settings: Settings | None = None) -> TableSpec:
+    """The table ``model`` describes, named as in ``settings``."""
     owner = model.__name__
     billing_mode = getattr(model.Meta, "billing_mode", None) or PAY_PER_REQUEST
     if billing_mode != PAY_PER_REQUEST:
@@ -95,14 +112,17 @@ def table_spec(model: type[Model]) -> TableSpec:
         raise ValueError(f"{owner}: DynamoDB allows one TTL attribute per table")
     return TableSpec(
         model_name=owner,
-        table_name=str(model.Meta.table_name),
+        table_name=table_name(model, settings),
         partition_key=partition_key,
         sort_key=sort_key,
         global_indexes=tuple(_index_spec(i, owner) for i in indexes if isinstance(i, GlobalSecondaryIndex)),
         local_indexes=tuple(_index_spec(i, owner) for i in indexes if isinstance(i, LocalSecondaryIndex)),
         ttl_attribute=str(ttl[0].attr_name) if ttl else None,
+        point_in_time_recovery=bool(getattr(model.Meta, "point_in_time_recovery", True)),
     )
 
 
-def table_specs(models: tuple[type[Model], ...] | list[type[Model]]) -> list[TableSpec]:
-    return [table_spec(model) for model in models]
+def table_specs(
+    models: tuple[type[Model], ...] | list[type[Model]], settings: Settings | None = None
+) -> list[TableSpec]:
+    return [table_spec(model, settings) for model in models]
