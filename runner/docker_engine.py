@@ -46,6 +46,19 @@ class ContainerSpec:
     name: str | None = None
 
 
+# Client errors that are not the job's: a container gone or in use (409) is about the host's
+# state, and a timeout or throttle (408, 429) will pass.
+_HOST_CLIENT_ERRORS = frozenset({404, 408, 409, 429})
+
+
+def _job_refused(exc: Exception) -> bool:
+    """Docker refused the request itself (a 4xx: an image reference it cannot parse, a bad
+    parameter): the job's fault, which no other host would take either, so not a host fault."""
+    if not isinstance(exc, APIError) or exc.response is None:
+        return False
+    return exc.is_client_error() and exc.response.status_code not in _HOST_CLIENT_ERRORS
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, APIError):
         return str(exc.explanation or exc)
@@ -99,9 +112,9 @@ class DockerEngine:
             try:
                 return self._create(spec)
             except (DockerException, requests.RequestException) as exc:
-                raise EngineError(f"could not create the container: {_reason(exc)}") from exc
+                raise EngineError(f"could not create the container: {_reason(exc)}", not _job_refused(exc)) from exc
         except (DockerException, requests.RequestException) as exc:
-            raise EngineError(f"could not create the container: {_reason(exc)}") from exc
+            raise EngineError(f"could not create the container: {_reason(exc)}", not _job_refused(exc)) from exc
 
     def _create(self, spec: ContainerSpec) -> str:
         container = self._api.create_container(
@@ -124,7 +137,7 @@ class DockerEngine:
                 raise CommandNotRunnable(f"command not found: {reason}", 127) from exc
             if _NOT_EXECUTABLE.search(reason):
                 raise CommandNotRunnable(f"command not executable: {reason}", 126) from exc
-            raise EngineError(f"could not start the container: {reason}") from exc
+            raise EngineError(f"could not start the container: {reason}", not _job_refused(exc)) from exc
         except (DockerException, requests.RequestException) as exc:
             raise EngineError(f"could not start the container: {_reason(exc)}") from exc
 
