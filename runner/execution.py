@@ -27,10 +27,20 @@ from chalicelib.services.stopping import request_stop
 from chalicelib.settings import Settings
 from runner import labels
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
-from runner.farm import Admission, FarmMember
-from runner.log_fanout import ExecutionFanout, LogFanout
+from runner.farm import Admission
 from runner.output import StreamCapture
-from runner.start_gate import StartGate
+from runner.run_state import RunState, RunStateMachine
+from runner.stand_ins import (
+    NO_FARM,
+    NO_GATE,
+    NO_LIVE_LOGS,
+    NO_VIEWERS,
+    Farm,
+    Gate,
+    LiveLogs,
+    Viewers,
+    no_output,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +77,20 @@ class ExecutionRun:
         engine: DockerEngine,
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
-        on_output: OutputListener | None = None,
-        farm: FarmMember | None = None,
-        live_logs: LogFanout | None = None,
-        start_gate: StartGate | None = None,
+        on_output: OutputListener = no_output,
+        farm: Farm = NO_FARM,
+        live_logs: LiveLogs = NO_LIVE_LOGS,
+        start_gate: Gate = NO_GATE,
     ) -> None:
+        # Left out, each is a do-nothing stand-in (runner/stand_ins.py): nothing asks ``is None``.
         self.farm = farm
         self.start_gate = start_gate
         self._in_gate = False
-        self.admission: Admission | None = None
+        # What the farm granted the run (replaced by ``admit`` or ``hold`` before anything reports).
+        self.admission = Admission(False, "not admitted yet")
         self.received = received
         self.live_logs = live_logs
-        self._viewers: ExecutionFanout | None = None
+        self._viewers: Viewers = NO_VIEWERS
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -87,35 +99,43 @@ class ExecutionRun:
         self.execution: ExecutionModel | None = None
         self.job: JobModel | None = None
         self.spec: JobSpec | None = None
+        # Where the run is (runner/run_state.py): its steps, and the stop, hand-back or abandon
+        # that other threads interrupt it with.
+        self._state = RunStateMachine()
         # Wakes every wait of the run: set by a stop request, a hand-back or an abandon.
         self._stop = threading.Event()
-        self._stop_requested = False
-        self._handing_back = False
-        self._abandoned = False
         self.not_before = 0.0
-        # Set once the run's outcome is stored (or it was handed back): heartbeats end.
-        self.settled = False
-        # Removes a container in the background once the outcome is stored (None: at once).
-        self.remove_later: Callable[[str], None] | None = None
+        # Removes a container once the outcome is stored: at once, unless the runner sets a
+        # background remover.
+        self.remove_later: Callable[[str], None] = self._remove_container_now
         # The ``running`` write, made while the container runs.
         self._running_recorded: Future[None] | None = None
 
+    @property
+    def state(self) -> RunState:
+        return self._state.state
+
+    @property
+    def settled(self) -> bool:
+        """The run's outcome is stored (or it was handed back or given up): heartbeats end."""
+        return self._state.settled
+
     def request_stop(self) -> None:
         """Stop this run (from the control channel): kill its container if it has one."""
-        self._stop_requested = True
+        self._state.move(RunState.STOPPING)
         self._interrupt()
 
     def hand_back(self) -> None:
         """Give this run up without an outcome (a drain past its deadline): its container is
         killed and removed and the execution goes back to the queue for another runner."""
-        self._handing_back = True
+        self._state.move(RunState.HANDING_BACK)
         self._interrupt()
 
     def abandon(self) -> None:
         """The execution is no longer this runner's (the reconciler ended it while this runner
         was silent): kill the container; the run's own ending will be refused."""
         logger.warning("execution %s was given up while this runner held it: killing its container", self.key)
-        self._abandoned = True
+        self._state.move(RunState.ABANDONED)
         self._interrupt()
 
     @property
@@ -147,8 +167,6 @@ class ExecutionRun:
             # Never hold a slot for long: the message comes back near its instant.
             return Disposition(False, f"{early:.0f} s early", requeue_after=min(int(early), _MAX_VISIBILITY))
         self.not_before = message.not_before_ms / 1000
-        if self.farm is None:
-            return self._claim_and_run(message)
         self.admission = admission = self.farm.admit(message)
         if not admission.admitted:
             return self._hand_back(message, admission.retry_after, admission.reason)
@@ -183,8 +201,7 @@ class ExecutionRun:
             return self._not_claimed(claim.execution)
         self.execution = execution = claim.execution
         assert execution is not None
-        if self.live_logs is None:
-            return self._run_claimed(execution, message, job_read)
+        self._state.move(RunState.CLAIMED)
         # Viewers may be waiting from before the start: they are served from the claim on,
         # and every claimed run ends by closing them with the final status.
         self._viewers = self.live_logs.open(execution.execution_id)
@@ -225,13 +242,13 @@ class ExecutionRun:
         printed while no runner watched is lost; the timeout counts from the real start.
         """
         self.execution, self.container_id = execution, container_id
+        self._state.move(RunState.STARTED)
         # Its container runs already: it counts against the runner's slots if one is free, and
         # against its pool's and task's limits; /status/ lists it.
-        self._in_gate = self.start_gate is not None and self.start_gate.take()
+        self._in_gate = self.start_gate.take()
         placed = ExecutionMessage(execution.task_id, execution.job_id, execution.execution_id)
-        if self.farm is not None:
-            self.admission = self.farm.hold(placed)
-            self.farm.container_started(placed, container_id, execution.started_at or self.clock())
+        self.admission = self.farm.hold(placed)
+        self.farm.container_started(placed, container_id, execution.started_at or self.clock())
         try:
             self.job = job = store.get_job(execution.task_id, execution.job_id)
             if job is None:
@@ -239,12 +256,12 @@ class ExecutionRun:
                 self._remove_container()
                 return Disposition(True, "job gone")
             self.spec = spec = JobSpec.from_dict(job.spec)
-            self._stop_requested = bool(execution.stop_requested)
+            if execution.stop_requested:
+                self._state.move(RunState.STOPPING)
             return self._contained(lambda: self._follow_resumed(execution, spec, container_id))
         finally:
             self._leave_start_gate()
-            if self.farm is not None and self.admission is not None:
-                self.farm.release(placed, self.admission)
+            self.farm.release(placed, self.admission)
 
     def _follow_resumed(self, execution: ExecutionModel, spec: JobSpec, container_id: str) -> None:
         started_at = execution.started_at or self.engine.started(container_id) or self.clock()
@@ -253,7 +270,7 @@ class ExecutionRun:
             store.update_execution(
                 execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=container_id
             )
-        if self._stop_requested:
+        if self._state.stopping:
             self.engine.kill(container_id)
         self._follow(execution, spec, started_at)
 
@@ -269,7 +286,7 @@ class ExecutionRun:
         try:
             body()
         except EngineError as exc:
-            if self.farm is not None and self.admission is not None and exc.host_fault:
+            if exc.host_fault and self.farm.moves_runs_on_host_faults:
                 self.farm.engine_failed(self.admission, str(exc))
                 if (
                     message is not None
@@ -278,27 +295,28 @@ class ExecutionRun:
                     and store.unclaim(self.execution, self.clock())
                 ):
                     host_fault = str(exc)
-            if not self._handing_back and not host_fault:
+            if not self._state.handing_back and not host_fault:
                 exit_code = exc.exit_code if isinstance(exc, CommandNotRunnable) else None
                 self._finish(ExecutionStatus.FAILED, error=str(exc), exit_code=exit_code)
         finally:
-            if self.settled and self.remove_later is not None and self.container_id is not None:
+            if self.settled and self.container_id is not None:
                 self.remove_later(self.container_id)
             else:
                 self._remove_container()
         if host_fault and message is not None:
             return self._hand_back(message, 0, f"Docker host fault: {host_fault}")
-        if self._abandoned and not self.settled:
-            self.settled = True
+        state = self._state.state
+        if state is RunState.ABANDONED:
+            self._state.move(RunState.SETTLED)
             return Disposition(True, "given up by the reconciler")
-        if self._handing_back and not self.settled:
+        if state is RunState.HANDING_BACK:
             return self._give_back()
         return Disposition(True, "finished")
 
     def _give_back(self) -> Disposition:
         execution = self.execution
         assert execution is not None
-        self.settled = True
+        self._state.move(RunState.SETTLED)
         if self.received is None:
             # A re-attached run has no message of its own: a new one is sent.
             given = liveness.give_back(execution, self.settings.runner_host, self.clock())
@@ -346,7 +364,7 @@ class ExecutionRun:
         return Disposition(False, f"execution is {status.value} on {execution.host}")
 
     def _run_container(self, execution: ExecutionModel, spec: JobSpec) -> None:
-        if self._handing_back:
+        if self._state.handing_back:
             return
         container_spec = ContainerSpec(
             image=spec.image,
@@ -356,20 +374,21 @@ class ExecutionRun:
             name=labels.container_name(self.settings, execution.execution_id),
         )
         self.container_id = self.engine.create(container_spec)
-        if self.farm is not None and self.admission is not None:
-            self.farm.engine_ok(self.admission)
+        self._state.move(RunState.CREATED)
+        self.farm.engine_ok(self.admission)
         # Claimed and created ahead of a scheduled instant: only the start waits for it, so
         # Docker's create time is not part of the schedule's skew. A stop ends the wait early.
         self._wait_until(self.not_before)
-        if self._handing_back:
+        if self._state.handing_back:
             return
-        if self._stop_requested:
+        if self._state.stopping:
             self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
             return
         try:
             if not self._enter_start_gate():
                 return
             self.engine.start(self.container_id)
+            self._state.move(RunState.STARTED)
             self._start_and_follow(execution, spec)
         finally:
             self._leave_start_gate()
@@ -377,29 +396,26 @@ class ExecutionRun:
     def _enter_start_gate(self) -> bool:
         """Wait for one of the runner's container slots; False when the run ends instead (a
         stop request, or the runner stopping: then the run is handed back, never started)."""
-        if self.start_gate is None:
-            return True
         self._in_gate = self.start_gate.enter(self._stop)
         if self._in_gate:
             return True
-        if self._stop_requested:
+        if self._state.stopping:
             self._finish(ExecutionStatus.STOPPED, error="stopped before it started")
-        elif not self._handing_back and not self._abandoned:
+        elif self._state.move(RunState.HANDING_BACK, only_from=RunState.CREATED):
             logger.info("runner stopping: execution %s handed back before its start", self.key)
-            self._handing_back = True
         return False
 
     def _leave_start_gate(self) -> None:
         """The container has exited (or never started): its slot goes to the next run at once,
         while this one stores its outcome."""
-        if self._in_gate and self.start_gate is not None:
+        if self._in_gate:
             self._in_gate = False
             self.start_gate.leave()
 
     def _start_and_follow(self, execution: ExecutionModel, spec: JobSpec) -> None:
         assert self.container_id is not None and self.received is not None
         started_at = self.clock()
-        if self.farm is not None and self.received.message is not None:
+        if self.received.message is not None:
             self.farm.container_started(self.received.message, self.container_id, started_at)
         # Recorded while the container runs, not before following it: a short run's output is
         # read sooner. Everything that ends the run waits for this write first.
@@ -444,10 +460,10 @@ class ExecutionRun:
             _join_while_busy(readers, (stdout, stderr))
             # Before the output's keys are set on the execution, which the write's reply refreshes.
             self._await_running_recorded()
-            if (self._handing_back or self._abandoned) and not self._stop_requested:
+            if self._state.leaves_without_outcome:
                 return
             self._store_output(execution, stdout, stderr)
-            if self._stop_requested:
+            if self._state.stopping:
                 self._finish(
                     ExecutionStatus.STOPPED,
                     error=_join(stderr.tail_text(), "stopped on request"),
@@ -481,9 +497,8 @@ class ExecutionRun:
             logger.exception("output of %s was cut", self.container_id)
 
     def _notify(self, stream: str, chunk: bytes) -> None:
-        if self._viewers is not None:
-            self._viewers.feed(stream, chunk)
-        if self.on_output is not None and self.execution is not None:
+        self._viewers.feed(stream, chunk)
+        if self.execution is not None:
             try:
                 self.on_output(self.execution, stream, chunk)
             except Exception:
@@ -547,15 +562,17 @@ class ExecutionRun:
         )
 
     def _settle(self) -> None:
-        self.settled = True
+        self._state.move(RunState.SETTLED)
 
     def _remove_container(self) -> None:
-        if self.container_id is None:
-            return
+        if self.container_id is not None:
+            self._remove_container_now(self.container_id)
+
+    def _remove_container_now(self, container_id: str) -> None:
         try:
-            self.engine.remove(self.container_id)
+            self.engine.remove(container_id)
         except EngineError:
-            logger.exception("could not remove container %s; `python -m runner prune` will", self.container_id)
+            logger.exception("could not remove container %s; `python -m runner prune` will", container_id)
 
 
 def _join_while_busy(readers: list[threading.Thread], captures: tuple[StreamCapture, ...]) -> None:

@@ -45,6 +45,9 @@ class Admission:
 
 
 class FarmMember:
+    # A Docker host fault before a run's container existed sends the run to another host.
+    moves_runs_on_host_faults = True
+
     def __init__(self, settings: Settings, engine_port: int | None, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock

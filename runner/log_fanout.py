@@ -18,10 +18,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters import connections, ws_api
 from chalicelib.domain.log_lines import LogLine, batches, done_message, lines_message
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from runner.stand_ins import Viewers
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +290,7 @@ class LogFanout:
     def open(self, execution_id: str) -> ExecutionFanout:
         return ExecutionFanout(execution_id, self.settings, self._pool)
 
-    def close_soon(self, fanout: ExecutionFanout, status: str, exit_code: int | None) -> None:
+    def close_soon(self, fanout: Viewers, status: str, exit_code: int | None) -> None:
         """Close ``fanout`` on a thread of its own: the run's slot (and its SQS message) is
         released at once, not after the last posts and the viewers' lookup."""
         closer = threading.Thread(

@@ -28,6 +28,7 @@ from runner.heartbeats import ExecutionHeartbeats
 from runner.housekeeping import ContainerRemover
 from runner.log_fanout import LogFanout
 from runner.message_settler import MessageSettler
+from runner.stand_ins import NO_LIVE_LOGS, LiveLogs, no_output
 from runner.start_gate import StartGate
 
 logger = logging.getLogger(__name__)
@@ -43,14 +44,14 @@ class Runner:
         settings: Settings,
         engine: DockerEngine | None = None,
         clock: Callable[[], datetime] = utcnow,
-        on_output: OutputListener | None = None,
+        on_output: OutputListener = no_output,
     ) -> None:
         self.settings = settings
         self.engine = engine or DockerEngine()
         self.clock = clock
         self.on_output = on_output
-        # Live log tails, when a WebSocket API is configured to post them to.
-        self.live_logs = LogFanout(settings) if settings.ws_management_url else None
+        # Live log tails, when a WebSocket API is configured to post them to (else a stand-in).
+        self.live_logs: LiveLogs = LogFanout(settings) if settings.ws_management_url else NO_LIVE_LOGS
         # Runs in hand: the containers running, plus the ones prepared ahead of a free slot.
         in_hand = settings.runner_concurrency + max(0, settings.runner_prefetch)
         self._pool = ThreadPoolExecutor(max_workers=in_hand, thread_name_prefix="execution")
@@ -121,8 +122,7 @@ class Runner:
             thread.join()
         self._remover.flush()
         self._settler.flush()
-        if self.live_logs is not None:
-            self.live_logs.flush()
+        self.live_logs.flush()
         self._execution_heartbeats.stop()
         for hook in self.on_shutdown:
             try:
