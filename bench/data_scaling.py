@@ -246,7 +246,7 @@ def loaded_task_id(index: int) -> str:
 def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Loaded:
     """Write the loaded stack's data with the service's models (this process's environment points
     at the loaded stack). Every attribute a real run leaves is copied from the probe's items."""
-    from chalicelib.adapters import log_store
+    from chalicelib.adapters import counters, log_store
     from chalicelib.adapters.aws import client
     from chalicelib.adapters.models import (
         TASK_LISTING,
@@ -256,7 +256,6 @@ def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Lo
         TaskModel,
         TaskWordModel,
     )
-    from chalicelib.adapters.store import JOBS_COUNTER, TASKS_COUNTER
     from chalicelib.domain.clock import ISO_FORMAT
     from chalicelib.domain.ids import derived_execution_id, new_job_id
     from chalicelib.domain.payload import parse_job
@@ -382,8 +381,8 @@ def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Lo
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(write, chunks))
     # What save_job's transactions add up to: one task and one job counted per creation.
-    CounterModel(TASKS_COUNTER).update(actions=[CounterModel.value.add(len(tasks))])
-    CounterModel(JOBS_COUNTER).update(actions=[CounterModel.value.add(len(job_items))])
+    CounterModel(counters.TASKS).update(actions=[CounterModel.value.add(len(tasks))])
+    CounterModel(counters.JOBS).update(actions=[CounterModel.value.add(len(job_items))])
     written = time.perf_counter()
     if upload_objects:
         s3 = client("s3")

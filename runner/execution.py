@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.adapters import log_store, store
+from chalicelib.adapters import execution_repository, job_repository, log_store
 from chalicelib.adapters.job_queue import ExecutionMessage, Received, send_execution
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
@@ -183,13 +183,13 @@ class ExecutionRun:
         """
         send_execution(message, delay)
         waiting = ExecutionModel(message.job_id, message.execution_id)
-        store.mark_redispatched(waiting, self.clock().timestamp() + delay)
+        execution_repository.mark_redispatched(waiting, self.clock().timestamp() + delay)
         return Disposition(True, f"handed back: {reason}")
 
     def _claim_and_run(self, message: ExecutionMessage) -> Disposition:
         # The job is read while the claim is written: one round trip fewer before the container.
-        job_read = _BOOKKEEPING.submit(store.get_job, message.task_id, message.job_id)
-        claim = store.claim(
+        job_read = _BOOKKEEPING.submit(job_repository.get_job, message.task_id, message.job_id)
+        claim = execution_repository.claim(
             message.job_id,
             message.execution_id,
             self.settings.runner_host,
@@ -250,7 +250,7 @@ class ExecutionRun:
         self.admission = self.farm.hold(placed)
         self.farm.container_started(placed, container_id, execution.started_at or self.clock())
         try:
-            self.job = job = store.get_job(execution.task_id, execution.job_id)
+            self.job = job = job_repository.get_job(execution.task_id, execution.job_id)
             if job is None:
                 self._finish(ExecutionStatus.FAILED, error="the job was deleted while its execution ran")
                 self._remove_container()
@@ -267,7 +267,7 @@ class ExecutionRun:
         started_at = execution.started_at or self.engine.started(container_id) or self.clock()
         if execution.status != ExecutionStatus.RUNNING.value:
             # Killed between the container's start and recording it: record it now.
-            store.update_execution(
+            execution_repository.update_execution(
                 execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=container_id
             )
         if self._state.stopping:
@@ -292,7 +292,7 @@ class ExecutionRun:
                     message is not None
                     and self.container_id is None
                     and self.execution is not None
-                    and store.unclaim(self.execution, self.clock())
+                    and execution_repository.unclaim(self.execution, self.clock())
                 ):
                     host_fault = str(exc)
             if not self._state.handing_back and not host_fault:
@@ -321,7 +321,7 @@ class ExecutionRun:
             # A re-attached run has no message of its own: a new one is sent.
             given = liveness.give_back(execution, self.settings.runner_host, self.clock())
             return Disposition(True, "handed back" if given else "ended elsewhere")
-        if not store.hand_back(execution, self.settings.runner_host, self.clock()):
+        if not execution_repository.hand_back(execution, self.settings.runner_host, self.clock()):
             return Disposition(True, "ended elsewhere")
         logger.info("execution %s handed back to the queue", execution.execution_id)
         # Visible again at once, for another runner.
@@ -333,13 +333,13 @@ class ExecutionRun:
             return True
         others = [
             other
-            for other in store.unfinished_executions(execution.job_id)
+            for other in execution_repository.unfinished_executions(execution.job_id)
             if other.execution_id != execution.execution_id and ExecutionStatus(other.status).is_active
         ]
         decision = overlap_decision(spec, bool(others))
         if decision is Overlap.SKIP:
             reason = "an earlier run of the job is still active (concurrencyPolicy forbid)"
-            if store.record_skipped_tick(execution, self.clock(), reason):
+            if execution_repository.record_skipped_tick(execution, self.clock(), reason):
                 notifications.execution_ended(execution, ExecutionStatus.STOPPED.value, spec)
             return False
         if decision is Overlap.REPLACE:
@@ -424,7 +424,7 @@ class ExecutionRun:
 
     def _record_running(self, execution: ExecutionModel, spec: JobSpec, started_at: datetime) -> None:
         assert self.container_id is not None
-        store.update_execution(
+        execution_repository.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )
         notifications.execution_started(execution, spec)

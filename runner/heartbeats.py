@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository
 from chalicelib.services import liveness
 from chalicelib.settings import Settings
 from runner.execution import ExecutionRun
@@ -56,7 +56,7 @@ class ExecutionHeartbeats:
             if execution is None or run.settled:
                 continue
             try:
-                held = store.beat(execution.job_id, execution.execution_id, self.settings.runner_host)
+                held = execution_repository.beat(execution.job_id, execution.execution_id, self.settings.runner_host)
             except Exception:  # noqa: BLE001 - the next beat tries again
                 logger.warning("could not record the heartbeat of execution %s", execution.execution_id)
                 continue

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.settings import Settings
@@ -59,7 +59,7 @@ def prune(
 
 
 def _why_removable(owner: labels.Owner, age: float, dangling_after: float | None) -> str | None:
-    execution = store.get_execution(owner.job_id, owner.execution_id, consistent=True)
+    execution = execution_repository.get_execution(owner.job_id, owner.execution_id, consistent=True)
     if execution is not None:
         status = ExecutionStatus(execution.status)
         if status.is_finished:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository
 from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services import liveness
@@ -62,7 +62,7 @@ def recover(settings: Settings, engine: DockerEngine, resume: Resume, clock: Cal
         if owner is None:
             continue
         with_container.add(owner.execution_id)
-        execution = store.get_execution(owner.job_id, owner.execution_id, consistent=True)
+        execution = execution_repository.get_execution(owner.job_id, owner.execution_id, consistent=True)
         if execution is None or not _held_here(execution, host):
             _remove(engine, container.id)
             report.removed.append(container.id)
@@ -74,10 +74,10 @@ def recover(settings: Settings, engine: DockerEngine, resume: Resume, clock: Cal
             logger.info("re-attaching to execution %s (container %s)", execution.execution_id, container.id[:12])
             resume(execution, container.id)
             report.resumed.append(execution.execution_id)
-    for job_id, execution_id in store.held_by(host):
+    for job_id, execution_id in execution_repository.held_by(host):
         if execution_id in with_container:
             continue
-        execution = store.get_execution(job_id, execution_id, consistent=True)
+        execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
         if execution is None or not _held_here(execution, host):
             continue
         if execution.status == ExecutionStatus.PULLING.value:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.aws import connection
+from chalicelib.adapters.conditional_writes import conditional_write
 from chalicelib.adapters.models import FARM, HostModel
 from chalicelib.domain.hosts import OPEN, Beat
 from chalicelib.settings import get_settings
@@ -71,19 +71,14 @@ def write_blacklisted(host: HostModel, blacklisted: bool, keeper: HostModel | No
     pool's last two hosts at the same instant cannot both succeed.
     """
     host.blacklisted = blacklisted
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.update(host, actions=[HostModel.blacklisted.set(blacklisted)], condition=HostModel.host_id.exists())
-            if keeper is not None:
-                tx.condition_check(
-                    HostModel,
-                    keeper.host_id,
-                    condition=(HostModel.blacklisted.does_not_exist() | (HostModel.blacklisted == False))  # noqa: E712
-                    & (HostModel.circuit != OPEN)
-                    & (HostModel.heartbeat_at >= now - get_settings().host_stale_seconds),
-                )
-    except TransactWriteError as exc:
-        if exc.cause_response_code == "TransactionCanceledException":
-            return False
-        raise
-    return True
+    with conditional_write() as write, TransactWrite(connection=connection()) as tx:
+        tx.update(host, actions=[HostModel.blacklisted.set(blacklisted)], condition=HostModel.host_id.exists())
+        if keeper is not None:
+            tx.condition_check(
+                HostModel,
+                keeper.host_id,
+                condition=(HostModel.blacklisted.does_not_exist() | (HostModel.blacklisted == False))  # noqa: E712
+                & (HostModel.circuit != OPEN)
+                & (HostModel.heartbeat_at >= now - get_settings().host_stale_seconds),
+            )
+    return write.applied

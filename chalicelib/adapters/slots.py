@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import random
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
+from chalicelib.adapters.conditional_writes import conditional_write
 from chalicelib.adapters.models import SlotModel
 
 
@@ -23,46 +22,33 @@ def task_slots(pool: str, task_id: str) -> str:
     return f"task#{pool}#{task_id}"
 
 
-def _conditional_failed(exc: PutError | UpdateError | DeleteError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
 def acquire(prefix: str, limit: int, execution_id: str, host_id: str, now: float, lease_seconds: float) -> str | None:
     """Take one of the ``limit`` slots under ``prefix`` for ``execution_id``: its key, or None when all are held."""
     start = random.randrange(limit)  # spreads contention over the slots
     for offset in range(limit):
         key = f"{prefix}#{(start + offset) % limit}"
         lease = SlotModel(key, execution_id=execution_id, host_id=host_id, lease_until=now + lease_seconds)
-        try:
+        with conditional_write() as write:
             lease.save(
                 condition=SlotModel.slot.does_not_exist()
                 | (SlotModel.lease_until < now)
                 | (SlotModel.execution_id == execution_id)
             )
+        if write.applied:
             return key
-        except PutError as exc:
-            if not _conditional_failed(exc):
-                raise
     return None
 
 
 def renew(key: str, execution_id: str, until: float) -> bool:
     """Extend the lease while ``execution_id`` still holds it; False when it was lost."""
-    try:
+    with conditional_write() as write:
         SlotModel(key).update(
             actions=[SlotModel.lease_until.set(until)], condition=SlotModel.execution_id == execution_id
         )
-    except UpdateError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    return True
+    return write.applied
 
 
 def release(key: str, execution_id: str) -> None:
     """Give the slot back (a no-op when another execution took it over after an expiry)."""
-    try:
+    with conditional_write():
         SlotModel(key).delete(condition=SlotModel.execution_id == execution_id)
-    except DeleteError as exc:
-        if not _conditional_failed(exc):
-            raise

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository, job_repository
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.ids import derived_execution_id
@@ -63,7 +63,7 @@ def materialize(job: JobModel, now: datetime, report: TickReport | None = None) 
             execution_id=derived_execution_id(job.job_id, int(due_epoch * 1000), "tick"),
         )
     next_run = plan.next_run.timestamp() if plan.next_run else None
-    if not store.advance_schedule(job, due_epoch, next_run, execution, len(plan.skipped), now):
+    if not job_repository.advance_schedule(job, due_epoch, next_run, execution, len(plan.skipped), now):
         logger.info("job %s instant %s was handled elsewhere", job.job_id, due.isoformat())
         return None
     job.next_run_at = next_run
@@ -82,9 +82,9 @@ def tick(now: datetime | None = None) -> TickReport:
     now = now or utcnow()
     report = TickReport()
     horizon = (now + timedelta(seconds=settings.dispatch_lookahead_seconds)).timestamp()
-    for task_id, job_id in store.due_jobs(horizon):
+    for task_id, job_id in job_repository.due_jobs(horizon):
         for _ in range(_MAX_INSTANTS_PER_JOB):
-            job = store.get_job(task_id, job_id)
+            job = job_repository.get_job(task_id, job_id)
             if job is None or job.next_run_at is None or float(job.next_run_at) > horizon:
                 break
             materialize(job, now, report)
@@ -97,11 +97,11 @@ def reconcile(now: datetime, report: TickReport) -> None:
     """Resend executions whose message was lost: due long enough ago and still unclaimed."""
     settings = get_settings()
     cutoff = (now - timedelta(seconds=settings.reconcile_after_seconds)).timestamp()
-    for job_id, execution_id in store.awaiting_dispatch(cutoff):
-        execution = store.get_execution(job_id, execution_id, consistent=True)
+    for job_id, execution_id in execution_repository.awaiting_dispatch(cutoff):
+        execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
         if execution is None or execution.status != ExecutionStatus.ENQUEUED.value:
             continue
-        if store.mark_redispatched(execution, now.timestamp()):
+        if execution_repository.mark_redispatched(execution, now.timestamp()):
             execution.scheduled_for = None
             send(execution, now)
             report.resent.append(execution_id)

@@ -1,7 +1,7 @@
 """Ending a run: the one way an execution gets its final status, from its runner or the reaper.
 
     plan the retry owed (retries.plan_retry)
-      → store the end and create the retry, in one transaction (store.finish_execution)
+      → store the end and create the retry, in one transaction (execution_repository.finish_execution)
       → settle (the runner stops heart-beating the run)
       → publish ``finished`` (notifications) → send the retry's message (executions.send)
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 class Ports:
     """What ending a run talks to (unit tests pass in-memory fakes)."""
 
-    # store.finish_execution: (execution, values, retry, heartbeat_at=) -> stored?
+    # execution_repository.finish_execution: (execution, values, retry, heartbeat_at=) -> stored?
     finish: Callable[..., bool]
     # notifications.execution_ended: (execution, status, spec) -> None
     publish_ended: Callable[[ExecutionModel, str, JobSpec | None], None]
@@ -41,7 +41,7 @@ class Ports:
 
 
 def default_ports() -> Ports:
-    return Ports(store.finish_execution, notifications.execution_ended, executions.send)
+    return Ports(execution_repository.finish_execution, notifications.execution_ended, executions.send)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters import host_registry, job_queue, store
+from chalicelib.adapters import counters, host_registry, job_queue, job_repository
 from chalicelib.adapters.models import HostModel
 from chalicelib.domain.hosts import CLOSED, is_alive, is_available
 from chalicelib.domain.urls import Urls
@@ -68,7 +68,7 @@ def status(urls: Urls, now: float) -> dict[str, Any]:
     ]
     scheduled = [
         {"taskId": task_id, "jobId": job_id, "nextRunAt": to_iso_epoch(next_run), "url": urls.job(task_id, job_id)}
-        for task_id, job_id, next_run in store.next_scheduled(_SCHEDULED_LISTED)
+        for task_id, job_id, next_run in job_repository.next_scheduled(_SCHEDULED_LISTED)
     ]
     pools = [
         {
@@ -82,8 +82,8 @@ def status(urls: Urls, now: float) -> dict[str, Any]:
     return {
         "containers": {"running": running},
         "hosts": [_host(item, now) for item in host_items],
-        "jobs": {"count": store.counter(store.JOBS_COUNTER), "scheduled": scheduled},
+        "jobs": {"count": counters.count(counters.JOBS), "scheduled": scheduled},
         "pools": pools,
         "queues": _queues(),
-        "tasks": {"count": store.counter(store.TASKS_COUNTER)},
+        "tasks": {"count": counters.count(counters.TASKS)},
     }

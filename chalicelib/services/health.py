@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters import job_queue, log_store, store
+from chalicelib.adapters import job_queue, log_store, task_repository
 from chalicelib.settings import get_settings
 
 
 def _checks() -> dict[str, Callable[[], object]]:
     return {
-        "dynamodb": store.ping,
+        "dynamodb": task_repository.ping,
         # The first pool's job queue (the default pool's when no pools are configured).
         "sqs": lambda: job_queue.approximate_length(get_settings().pool_queue(get_settings().pool_list[0].name)),
         "s3": log_store.bucket_reachable,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository, job_repository
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ValidationError
@@ -52,11 +52,13 @@ def enqueue(
     due = first_run(spec, now)
     if spec.cron is None and due <= now:
         execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip)
-        saved = store.save_job(task_id, job_id, spec.to_dict(), now, execution, new_job=new_job, request_ip=request_ip)
+        saved = job_repository.save_job(
+            task_id, job_id, spec.to_dict(), now, execution, new_job=new_job, request_ip=request_ip
+        )
         if not saved.created:
             _cancel_scheduled_runs(job_id, now, keep=execution.execution_id)
         return _sent(saved.job, execution, now)
-    saved = store.save_job(
+    saved = job_repository.save_job(
         task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp(), new_job=new_job, request_ip=request_ip
     )
     if not saved.created:
@@ -72,7 +74,7 @@ def retry_now(task_id: str, job_id: str, request_ip: str | None = None) -> Enque
     job = require_job(task_id, job_id)
     now = utcnow()
     execution = new_execution(task_id, job_id, JobSpec.from_dict(job.spec), now, request_ip=request_ip)
-    store.add_execution(job, execution, now)
+    job_repository.add_execution(job, execution, now)
     return _sent(job, execution, now)
 
 
@@ -86,7 +88,7 @@ def _sent(job: JobModel, execution: ExecutionModel, now: datetime) -> Enqueued:
 def _cancel_scheduled_runs(job_id: str, now: datetime, keep: str | None = None) -> None:
     """A replaced job's runs that were scheduled but not started are cancelled: the new
     schedule (or the immediate run) replaces them."""
-    for execution in store.unfinished_executions(job_id):
+    for execution in execution_repository.unfinished_executions(job_id):
         pending = execution.status == ExecutionStatus.ENQUEUED.value and execution.scheduled_for is not None
         if pending and execution.execution_id != keep:
             request_stop(execution, now)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from chalicelib.adapters import store
+from chalicelib.adapters import execution_repository, job_repository
 from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.clock import to_iso, utcnow
 from chalicelib.domain.payload import JobSpec
@@ -40,8 +40,8 @@ def reap(now: datetime | None = None) -> list[str]:
     now = now or utcnow()
     cutoff = now.timestamp() - get_settings().execution_stale_seconds
     ended: list[str] = []
-    for job_id, execution_id in store.silent_executions(cutoff):
-        execution = store.get_execution(job_id, execution_id, consistent=True)
+    for job_id, execution_id in execution_repository.silent_executions(cutoff):
+        execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
         if execution is None or not is_silent(execution, cutoff):
             continue
         if give_up(execution, now, silence_error(execution, now), heartbeat_at=float(execution.heartbeat_at)):
@@ -71,7 +71,7 @@ def give_up(execution: ExecutionModel, now: datetime, error: str, heartbeat_at: 
     """End a held execution that has no outcome: ``failed`` (retried when owed), or ``stopped``
     when a stop had been asked for. False when it had already ended or changed hands."""
     status = ExecutionStatus.STOPPED if execution.stop_requested else ExecutionStatus.FAILED
-    job = store.get_job(execution.task_id, execution.job_id)
+    job = job_repository.get_job(execution.task_id, execution.job_id)
     spec = JobSpec.from_dict(job.spec) if job is not None else None
     values = {"finished_at": now, "error": error}
     if not end_run(execution, status, values, job, spec, now, heartbeat_at=heartbeat_at).ended:
@@ -87,7 +87,7 @@ def give_up(execution: ExecutionModel, now: datetime, error: str, heartbeat_at: 
 
 def give_back(execution: ExecutionModel, host: str, now: datetime) -> bool:
     """Put an execution ``host`` holds but never ran (or gave up mid-run) back in the queue."""
-    if not store.hand_back(execution, host, now):
+    if not execution_repository.hand_back(execution, host, now):
         return False
     send(execution, now)
     logger.info("execution %s handed back to the queue by %s", execution.execution_id, host)

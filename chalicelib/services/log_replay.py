@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 
-from chalicelib.adapters import connections, log_store, store, ws_api
+from chalicelib.adapters import connections, execution_repository, log_store, ws_api
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.log_lines import LogLine, batches, done_message, lines_message, text_lines
@@ -70,7 +70,7 @@ def _send_first(connection_id: str, data: str, endpoint: str | None) -> bool:
 
 def deliver(connection_id: str, job_id: str, execution_id: str, endpoint: str | None = None) -> None:
     try:
-        execution = store.get_execution(job_id, execution_id, consistent=True)
+        execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
         if execution is None:
             ws_api.close(connection_id, endpoint)
             return

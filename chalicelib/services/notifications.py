@@ -38,7 +38,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from chalicelib.adapters import mail, notification_queue, store, webhook_client
+from chalicelib.adapters import execution_repository, job_repository, mail, notification_queue, webhook_client
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import DeliveryIdempotencyModel, ExecutionModel
 from chalicelib.domain.clock import to_iso, utcnow
@@ -121,8 +121,8 @@ def handle_record(record: SQSRecord) -> None:
 
 
 def _load(task_id: str, job_id: str, execution_id: str) -> tuple[Any, ExecutionModel] | None:
-    execution = store.get_execution(job_id, execution_id, consistent=True)
-    job = store.get_job(task_id, job_id)
+    execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    job = job_repository.get_job(task_id, job_id)
     if execution is None or job is None:
         logger.warning("execution %s/%s/%s is gone: nothing to notify", task_id, job_id, execution_id)
         return None
@@ -234,7 +234,7 @@ def _deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any
         except MailError as exc:
             record |= {"delivered": False, "error": str(exc)}
     try:
-        store.append_dispatch(item.job_id, item.execution_id, record, settings.dispatch_records_kept)
+        execution_repository.append_dispatch(item.job_id, item.execution_id, record, settings.dispatch_records_kept)
     except Exception:
         # The attempt happened: failing here would make SQS replay it and POST twice.
         logger.exception("could not record %s attempt %d on %s", item.channel, item.attempt, item.execution_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters import store
+from chalicelib.adapters import counters, execution_repository, job_repository, task_repository
 from chalicelib.domain.errors import NotFound, ValidationError
 from chalicelib.domain.pagination import Page
 from chalicelib.domain.task_words import task_words
@@ -16,9 +16,9 @@ from chalicelib.settings import get_settings
 
 def list_tasks(page: int, urls: Urls) -> dict[str, Any]:
     per_page = get_settings().tasks_per_page
-    paging = Page(page, per_page, store.counter(store.TASKS_COUNTER))
+    paging = Page(page, per_page, counters.count(counters.TASKS))
     # Past the last page there is nothing to read (and no huge Limit to send DynamoDB).
-    tasks = store.list_task_page(page, per_page) if page <= max(paging.pages, 1) else []
+    tasks = task_repository.list_task_page(page, per_page) if page <= max(paging.pages, 1) else []
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.tasks_page())
 
 
@@ -32,16 +32,16 @@ def search_tasks(query: str, page: int, urls: Urls) -> dict[str, Any]:
     words = task_words(text) - {text}
     word = words.pop() if len(words) == 1 else text
     per_page = get_settings().tasks_per_page
-    ids, total = store.tasks_by_word(word, page, per_page)
-    tasks = [task for task in (store.get_task(task_id) for task_id in ids) if task is not None]
+    ids, total = task_repository.tasks_by_word(word, page, per_page)
+    tasks = [task for task in (task_repository.get_task(task_id) for task_id in ids) if task is not None]
     paging = Page(page, per_page, total)
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))
 
 
 def task_details(task_id: str, urls: Urls) -> dict[str, Any]:
-    if store.get_task(task_id) is None:
+    if task_repository.get_task(task_id) is None:
         raise NotFound(f"task {task_id!r} does not exist", taskId=task_id)
-    jobs = store.list_jobs(task_id)
+    jobs = job_repository.list_jobs(task_id)
     return {"jobs": [views.job_ref(task_id, job.job_id, urls) for job in jobs], "taskId": task_id}
 
 
@@ -49,7 +49,7 @@ def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> dict[str, A
     job = require_job(task_id, job_id)
     per_page = get_settings().executions_per_page
     paging = Page(page, per_page, int(job.execution_count or 0))
-    executions = store.list_executions(job_id, page, per_page) if page <= max(paging.pages, 1) else []
+    executions = execution_repository.list_executions(job_id, page, per_page) if page <= max(paging.pages, 1) else []
     return views.job_details(job, executions, paging, urls)
 
 

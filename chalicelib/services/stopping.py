@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from chalicelib.adapters import control, store
+from chalicelib.adapters import control, execution_repository, job_repository
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
@@ -23,7 +23,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
     queue; it kills the container and ends the execution ``stopped``.
     """
     status = ExecutionStatus(execution.status)
-    if status is ExecutionStatus.ENQUEUED and store.update_execution(
+    if status is ExecutionStatus.ENQUEUED and execution_repository.update_execution(
         execution,
         only_if=(ExecutionStatus.ENQUEUED,),
         status=ExecutionStatus.STOPPED.value,
@@ -33,7 +33,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
     ):
         notifications.execution_ended(execution, ExecutionStatus.STOPPED.value)
         return
-    if store.update_execution(execution, stop_requested=True) and execution.host:
+    if execution_repository.update_execution(execution, stop_requested=True) and execution.host:
         if not control.send_stop(execution.host, execution.execution_id):
             logger.warning(
                 "runner %s has no control queue; stop of %s waits for the reconciler",
@@ -42,7 +42,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
             )
     elif status is ExecutionStatus.ENQUEUED:
         # Claimed between our read and our write: read again and stop it on its runner.
-        fresh = store.get_execution(execution.job_id, execution.execution_id, consistent=True)
+        fresh = execution_repository.get_execution(execution.job_id, execution.execution_id, consistent=True)
         if fresh is not None and ExecutionStatus(fresh.status).is_active:
             request_stop(fresh, now)
 
@@ -58,7 +58,7 @@ def stop_job(task_id: str, job_id: str) -> JobModel:
     """Stop the job's runs and cancel its schedule, cron and pending retries."""
     job = require_job(task_id, job_id)
     now = utcnow()
-    store.cancel_schedule(job, now)
-    for execution in store.unfinished_executions(job_id):
+    job_repository.cancel_schedule(job, now)
+    for execution in execution_repository.unfinished_executions(job_id):
         request_stop(execution, now)
     return job

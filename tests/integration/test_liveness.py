@@ -16,7 +16,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from chalicelib.adapters import store, ws_api
+from chalicelib.adapters import execution_repository, job_repository, ws_api
 from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.payload import parse_job
@@ -35,8 +35,10 @@ def _claimed(task_id: str, host: str, silent_for: float = 0.0, **job: object) ->
     job_id = str(uuid.uuid4())
     now = utcnow()
     execution = new_execution(task_id, job_id, spec, now)
-    store.save_job(task_id, job_id, spec.to_dict(), now, execution)
-    claim = store.claim(job_id, execution.execution_id, host, None, "message", now=now.timestamp() - silent_for)
+    job_repository.save_job(task_id, job_id, spec.to_dict(), now, execution)
+    claim = execution_repository.claim(
+        job_id, execution.execution_id, host, None, "message", now=now.timestamp() - silent_for
+    )
     assert claim.claimed
     return job_id, execution.execution_id
 
@@ -45,7 +47,7 @@ def _reap(job_id: str, execution_id: str) -> ExecutionModel:
     """``reap()``, tolerating that the stack's own reapers (its runner between beats, its
     dispatcher tick) ended the execution first: either way it must end, once, for silence."""
     ended = liveness.reap()
-    stored = store.get_execution(job_id, execution_id, consistent=True)
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert stored is not None
     assert execution_id in ended or (
         stored.status in ("failed", "stopped") and "stopped heart-beating" in (stored.error or "")
@@ -66,13 +68,13 @@ def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(sta
     assert execution is not None and execution.status == "failed"
     assert f"runner {host} stopped heart-beating" in (execution.error or "")
     assert execution.active_shard is None and execution.finished_at is not None
-    assert (job_id, execution_id) not in store.silent_executions(utcnow().timestamp())
-    retries = [e for e in store.unfinished_executions(job_id) if e.retry_of == execution_id]
+    assert (job_id, execution_id) not in execution_repository.silent_executions(utcnow().timestamp())
+    retries = [e for e in execution_repository.unfinished_executions(job_id) if e.retry_of == execution_id]
     assert len(retries) == 1 and retries[0].attempt == 1
     # The late runner can neither beat nor end the run the reconciler ended.
-    assert store.beat(job_id, execution_id, host) is False
-    assert store.finish_execution(execution, {"status": "done", "finished_at": utcnow()}) is False
-    assert store.get_execution(job_id, execution_id, consistent=True).status == "failed"
+    assert execution_repository.beat(job_id, execution_id, host) is False
+    assert execution_repository.finish_execution(execution, {"status": "done", "finished_at": utcnow()}) is False
+    assert execution_repository.get_execution(job_id, execution_id, consistent=True).status == "failed"
 
 
 def test_a_reaped_execution_fires_its_webhooks_like_any_other_end(stack: StackProcess, task_id: str) -> None:
@@ -95,14 +97,14 @@ def test_a_reaped_execution_fires_its_webhooks_like_any_other_end(stack: StackPr
 def test_a_runner_that_beats_again_keeps_its_run(stack: StackProcess, task_id: str) -> None:
     host = f"slow-{uuid.uuid4().hex[:6]}"
     job_id, execution_id = _claimed(task_id, host, silent_for=_stale())
-    read_by_reaper = store.get_execution(job_id, execution_id, consistent=True)
+    read_by_reaper = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert read_by_reaper is not None
 
-    assert store.beat(job_id, execution_id, host) is True
+    assert execution_repository.beat(job_id, execution_id, host) is True
     given_up = liveness.give_up(read_by_reaper, utcnow(), "late", heartbeat_at=float(read_by_reaper.heartbeat_at))
 
     assert given_up is False
-    assert store.get_execution(job_id, execution_id, consistent=True).status == "pulling"
+    assert execution_repository.get_execution(job_id, execution_id, consistent=True).status == "pulling"
     assert execution_id not in liveness.reap()
 
 
@@ -111,9 +113,9 @@ def test_a_recent_heartbeat_is_left_alone(stack: StackProcess, task_id: str) -> 
     job_id, execution_id = _claimed(task_id, host)
 
     assert execution_id not in liveness.reap()
-    assert store.get_execution(job_id, execution_id, consistent=True).status == "pulling"
-    assert (job_id, execution_id) in store.held_by(host)
-    assert (job_id, execution_id) not in store.held_by(host + "-other")
+    assert execution_repository.get_execution(job_id, execution_id, consistent=True).status == "pulling"
+    assert (job_id, execution_id) in execution_repository.held_by(host)
+    assert (job_id, execution_id) not in execution_repository.held_by(host + "-other")
 
 
 def test_a_silent_runners_execution_with_a_stop_request_ends_stopped(stack: StackProcess, task_id: str) -> None:
@@ -121,32 +123,32 @@ def test_a_silent_runners_execution_with_a_stop_request_ends_stopped(stack: Stac
     # A fresh heartbeat, then the reconciler's own step: the stack's reapers must not end it
     # before the stop request is recorded.
     job_id, execution_id = _claimed(task_id, host, retries=2)
-    execution = store.get_execution(job_id, execution_id, consistent=True)
+    execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert execution is not None
-    store.update_execution(execution, stop_requested=True)
-    execution = store.get_execution(job_id, execution_id, consistent=True)
+    execution_repository.update_execution(execution, stop_requested=True)
+    execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
 
     assert liveness.give_up(execution, utcnow(), "silent", heartbeat_at=float(execution.heartbeat_at))
 
-    stored = store.get_execution(job_id, execution_id, consistent=True)
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert stored.status == "stopped"
-    assert not [e for e in store.unfinished_executions(job_id) if e.retry_of == execution_id]
+    assert not [e for e in execution_repository.unfinished_executions(job_id) if e.retry_of == execution_id]
 
 
 def test_only_the_holder_hands_an_execution_back_and_it_can_be_claimed_again(stack: StackProcess, task_id: str) -> None:
     host = f"drainer-{uuid.uuid4().hex[:6]}"
     job_id, execution_id = _claimed(task_id, host)
-    execution = store.get_execution(job_id, execution_id, consistent=True)
+    execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert execution is not None
 
-    assert store.hand_back(execution, "someone-else", utcnow()) is False
-    assert store.hand_back(execution, host, utcnow()) is True
+    assert execution_repository.hand_back(execution, "someone-else", utcnow()) is False
+    assert execution_repository.hand_back(execution, host, utcnow()) is True
 
-    stored = store.get_execution(job_id, execution_id, consistent=True)
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert stored.status == "enqueued" and stored.host is None and stored.active_shard is None
     assert stored.awaiting_shard is not None
-    assert (job_id, execution_id) not in store.held_by(host)
-    assert store.claim(job_id, execution_id, "next-host", None, "message-2").claimed
+    assert (job_id, execution_id) not in execution_repository.held_by(host)
+    assert execution_repository.claim(job_id, execution_id, "next-host", None, "message-2").claimed
 
 
 class _HeldRun:
@@ -168,15 +170,15 @@ def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
     kept_job, kept_id = _claimed(task_id, host, silent_for=5)
     lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
     _reap(lost_job, lost_id)
-    kept = _HeldRun(store.get_execution(kept_job, kept_id, consistent=True))
-    lost = _HeldRun(store.get_execution(lost_job, lost_id, consistent=True))
+    kept = _HeldRun(execution_repository.get_execution(kept_job, kept_id, consistent=True))
+    lost = _HeldRun(execution_repository.get_execution(lost_job, lost_id, consistent=True))
     beats = ExecutionHeartbeats(dataclasses.replace(get_settings(), runner_host=host), lambda: [kept, lost])
 
     refused = beats.beat_once()
 
     assert refused == 1
     assert lost.abandoned and not kept.abandoned
-    fresh = store.get_execution(kept_job, kept_id, consistent=True)
+    fresh = execution_repository.get_execution(kept_job, kept_id, consistent=True)
     assert fresh.heartbeat_at > utcnow().timestamp() - 5
 
 
@@ -195,9 +197,9 @@ def test_viewers_of_a_reaped_execution_get_its_end_and_are_closed(
         messages: list[dict[str, object]] = []
         async with websockets.connect(url, open_timeout=20) as socket:
             # Connected while the run is held: now its runner falls silent.
-            execution = store.get_execution(job_id, execution_id, consistent=True)
+            execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
             assert execution is not None and execution.status == "pulling"
-            store.update_execution(execution, heartbeat_at=utcnow().timestamp() - _stale())
+            execution_repository.update_execution(execution, heartbeat_at=utcnow().timestamp() - _stale())
             await asyncio.to_thread(_reap, job_id, execution_id)
             async with asyncio.timeout(20):
                 try:

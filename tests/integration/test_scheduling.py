@@ -8,7 +8,7 @@ import uuid
 
 import docker
 
-from chalicelib.adapters import store
+from chalicelib.adapters import job_repository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.payload import parse_job
 from chalicelib.services.executions import new_execution
@@ -213,7 +213,7 @@ def test_a_lost_sqs_message_is_sent_again_by_the_reconciler(stack: StackProcess,
     job_id = str(uuid.uuid4())
     execution = new_execution(task_id, job_id, spec, utcnow())
     # Stored, but its message never sent (as if SQS failed right after the DynamoDB write).
-    store.save_job(task_id, job_id, spec.to_dict(), utcnow(), execution)
+    job_repository.save_job(task_id, job_id, spec.to_dict(), utcnow(), execution)
 
     url = f"/tasks/{task_id}/jobs/{job_id}/executions/{execution.execution_id}/"
     finished = api.wait_finished(url, timeout=20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from chalicelib.adapters import store
+from chalicelib.adapters import counters, execution_repository, job_repository, task_repository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.payload import parse_job
 from chalicelib.services import stopping
@@ -18,18 +18,18 @@ def _saved_execution(task_id: str) -> tuple[str, str]:
     spec = parse_job({"image": TEST_IMAGE, "command": "true"})
     job_id = str(uuid.uuid4())
     execution = new_execution(task_id, job_id, spec, utcnow())
-    store.save_job(task_id, job_id, spec.to_dict(), utcnow(), execution)
+    job_repository.save_job(task_id, job_id, spec.to_dict(), utcnow(), execution)
     return job_id, execution.execution_id
 
 
 def test_only_one_of_two_racing_claims_wins(stack: StackProcess, task_id: str) -> None:
     job_id, execution_id = _saved_execution(task_id)
-    results: list[store.Claim] = []
+    results: list[execution_repository.Claim] = []
     barrier = threading.Barrier(4)
 
     def claim(host: str) -> None:
         barrier.wait()
-        results.append(store.claim(job_id, execution_id, host, None, f"message-{host}"))
+        results.append(execution_repository.claim(job_id, execution_id, host, None, f"message-{host}"))
 
     threads = [threading.Thread(target=claim, args=(f"host-{n}",)) for n in range(4)]
     for thread in threads:
@@ -39,20 +39,20 @@ def test_only_one_of_two_racing_claims_wins(stack: StackProcess, task_id: str) -
 
     winners = [result for result in results if result.claimed]
     assert len(winners) == 1
-    stored = store.get_execution(job_id, execution_id, consistent=True)
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert stored is not None and stored.status == "pulling" and stored.host == winners[0].execution.host
     assert stored.awaiting_shard is None and stored.dispatch_at is None
     assert all(r.execution is not None and r.execution.status == "pulling" for r in results if not r.claimed)
 
 
 def test_claiming_an_unknown_execution_finds_nothing(stack: StackProcess) -> None:
-    claim = store.claim(str(uuid.uuid4()), str(uuid.uuid4()), "host", None, "m")
+    claim = execution_repository.claim(str(uuid.uuid4()), str(uuid.uuid4()), "host", None, "m")
 
     assert claim.claimed is False and claim.execution is None
 
 
 def test_racing_creations_of_one_task_count_it_once(stack: StackProcess, task_id: str) -> None:
-    before = store.counter(store.TASKS_COUNTER)
+    before = counters.count(counters.TASKS)
     barrier = threading.Barrier(3)
 
     def create() -> None:
@@ -65,10 +65,10 @@ def test_racing_creations_of_one_task_count_it_once(stack: StackProcess, task_id
     for thread in threads:
         thread.join()
 
-    task = store.get_task(task_id)
+    task = task_repository.get_task(task_id)
     assert task is not None and task.jobs_count == 3
-    assert store.counter(store.TASKS_COUNTER) == before + 1
-    assert len(store.list_jobs(task_id)) == 3
+    assert counters.count(counters.TASKS) == before + 1
+    assert len(job_repository.list_jobs(task_id)) == 3
 
 
 def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackProcess, task_id: str) -> None:
@@ -80,12 +80,12 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
     job_id = str(uuid.uuid4())
     now = utcnow()
     due = now.replace(second=0, microsecond=0) + timedelta(minutes=30)
-    store.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp())
+    job_repository.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp())
     created: list[object] = []
     barrier = threading.Barrier(4)
 
     def race() -> None:
-        job = store.get_job(task_id, job_id)
+        job = job_repository.get_job(task_id, job_id)
         assert job is not None
         barrier.wait()
         created.append(dispatcher.materialize(job, due - timedelta(seconds=30)))
@@ -98,12 +98,12 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
 
     winners = [execution for execution in created if execution is not None]
     assert len(winners) == 1
-    executions = store.list_executions(job_id, 1, 20)
+    executions = execution_repository.list_executions(job_id, 1, 20)
     assert [e.execution_id for e in executions] == [winners[0].execution_id]  # type: ignore[attr-defined]
-    job = store.get_job(task_id, job_id)
+    job = job_repository.get_job(task_id, job_id)
     assert job is not None and job.execution_count == 1
     assert job.next_run_at == (due + timedelta(minutes=1)).timestamp()
     # Clean up: the stopped run is never started (its early message is handed back meanwhile).
     stopping.stop_job(task_id, job_id)
-    stopped = store.get_execution(job_id, executions[0].execution_id, consistent=True)
+    stopped = execution_repository.get_execution(job_id, executions[0].execution_id, consistent=True)
     assert stopped is not None and stopped.status == "stopped"

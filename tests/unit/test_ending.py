@@ -1,5 +1,5 @@
 """services.ending.end_run, the one way a run ends (runner and reaper), against in-memory fakes
-of the store, the notifications and the job queue: no emulator, no network."""
+of the store (tests/fakes), the notifications and the job queue: no emulator, no network."""
 
 from __future__ import annotations
 
@@ -11,21 +11,28 @@ from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services.ending import Ports, end_run
+from tests.fakes.tables import FakeTables
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-ACTIVE = {ExecutionStatus.PULLING.value, ExecutionStatus.RUNNING.value}
 
 
 @dataclass
 class Fakes:
-    """The store's finish transaction, the ``finished`` publication and the job queue, in memory;
-    ``log`` is the order in which they were reached."""
+    """The store's finish transaction (the in-memory tables, holding the run), the ``finished``
+    publication and the job queue; ``log`` is the order in which they were reached."""
 
+    tables: FakeTables = field(default_factory=FakeTables)
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     retries: list[ExecutionModel] = field(default_factory=list)
     published: list[tuple[str, str, JobSpec | None]] = field(default_factory=list)
     sent: list[tuple[str, datetime]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+
+    @classmethod
+    def holding(cls, execution: ExecutionModel) -> tuple[Fakes, ExecutionModel]:
+        fakes = cls()
+        fakes.tables.put(execution)
+        return fakes, execution
 
     def finish(
         self,
@@ -35,10 +42,8 @@ class Fakes:
         heartbeat_at: float | None = None,
     ) -> bool:
         self.log.append("finish")
-        if execution.status not in ACTIVE or (heartbeat_at is not None and execution.heartbeat_at != heartbeat_at):
+        if not self.tables.finish_execution(execution, values, retry, heartbeat_at=heartbeat_at):
             return False
-        for name, value in {**values, "active_shard": None}.items():
-            setattr(execution, name, value)
         self.stored[execution.execution_id] = values
         if retry is not None:
             self.retries.append(retry)
@@ -80,7 +85,7 @@ def _job(retries: int = 0, stopped_at: datetime | None = None) -> tuple[JobModel
 
 
 def test_a_failed_run_with_retries_left_is_ended_then_told_then_retried() -> None:
-    fakes, execution = Fakes(), _run()
+    fakes, execution = Fakes.holding(_run())
     job, spec = _job(retries=2)
 
     def settle() -> None:
@@ -109,7 +114,7 @@ def test_a_failed_run_with_retries_left_is_ended_then_told_then_retried() -> Non
 
 
 def test_a_run_that_succeeded_is_not_retried() -> None:
-    fakes, execution = Fakes(), _run()
+    fakes, execution = Fakes.holding(_run())
     job, spec = _job(retries=3)
 
     ended = end_run(execution, ExecutionStatus.DONE, {"finished_at": NOW}, job, spec, NOW, ports=fakes.ports())
@@ -120,7 +125,7 @@ def test_a_run_that_succeeded_is_not_retried() -> None:
 
 
 def test_a_run_that_already_ended_is_left_alone_and_nobody_is_told() -> None:
-    fakes, execution = Fakes(), _run(status="stopped")
+    fakes, execution = Fakes.holding(_run(status="stopped"))
     job, spec = _job(retries=2)
     settled: list[bool] = []
 
@@ -141,7 +146,7 @@ def test_a_run_that_already_ended_is_left_alone_and_nobody_is_told() -> None:
 
 
 def test_the_reaper_loses_to_a_runner_that_beat_again() -> None:
-    fakes, execution = Fakes(), _run(heartbeat_at=105.0)
+    fakes, execution = Fakes.holding(_run(heartbeat_at=105.0))
     job, spec = _job(retries=1)
 
     ended = end_run(
@@ -154,7 +159,7 @@ def test_the_reaper_loses_to_a_runner_that_beat_again() -> None:
 
 
 def test_the_reaper_ends_a_silent_run_it_read() -> None:
-    fakes, execution = Fakes(), _run(heartbeat_at=100.0)
+    fakes, execution = Fakes.holding(_run(heartbeat_at=100.0))
     job, spec = _job(retries=0)
 
     ended = end_run(
@@ -173,7 +178,7 @@ def test_the_reaper_ends_a_silent_run_it_read() -> None:
 
 
 def test_a_run_of_a_deleted_job_ends_without_a_retry() -> None:
-    fakes, execution = Fakes(), _run()
+    fakes, execution = Fakes.holding(_run())
 
     ended = end_run(execution, ExecutionStatus.FAILED, {"finished_at": NOW}, None, None, NOW, ports=fakes.ports())
 
@@ -182,7 +187,7 @@ def test_a_run_of_a_deleted_job_ends_without_a_retry() -> None:
 
 
 def test_a_run_of_a_stopped_job_is_not_retried() -> None:
-    fakes, execution = Fakes(), _run()
+    fakes, execution = Fakes.holding(_run())
     job, spec = _job(retries=5, stopped_at=NOW - timedelta(seconds=30))
 
     ended = end_run(execution, ExecutionStatus.TIMEDOUT, {"finished_at": NOW}, job, spec, NOW, ports=fakes.ports())

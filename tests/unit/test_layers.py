@@ -66,11 +66,10 @@ RUNNER_ADAPTER_PORTS: dict[str, set[str] | None] = {
     "chalicelib.adapters.connections": {"viewers"},
     "chalicelib.adapters.models": {"ExecutionModel", "JobModel"},
     # The execution's own state changes while the runner holds it; shrinks as services take them.
-    "chalicelib.adapters.store": {
+    "chalicelib.adapters.execution_repository": {
         "beat",
         "claim",
         "get_execution",
-        "get_job",
         "hand_back",
         "held_by",
         "mark_redispatched",
@@ -79,6 +78,8 @@ RUNNER_ADAPTER_PORTS: dict[str, set[str] | None] = {
         "unfinished_executions",
         "update_execution",
     },
+    # ... and the job of the run it holds.
+    "chalicelib.adapters.job_repository": {"get_job"},
 }
 
 
@@ -288,7 +289,8 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 MODULES = {
     "chalicelib.domain.pools",
-    "chalicelib.adapters.store",
+    "chalicelib.adapters.execution_repository",
+    "chalicelib.adapters.job_repository",
     "chalicelib.adapters.aws",
     "chalicelib.services.jobs",
     "chalicelib.api.auth",
@@ -301,20 +303,21 @@ MODULES = {
     [
         ("chalicelib.domain.x", "import boto3\n"),
         ("chalicelib.domain.x", "def f():\n    from pynamodb.models import Model\n"),
-        ("chalicelib.domain.x", "from chalicelib.adapters import store\n"),
+        ("chalicelib.domain.x", "from chalicelib.adapters import execution_repository\n"),
         ("chalicelib.domain.x", "from chalicelib.resources import queue_specs\n"),
         ("chalicelib.domain.x", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import docker\n"),
         ("chalicelib.adapters.x", "from chalicelib.services import jobs\n"),
         ("chalicelib.adapters.x", "from chalicelib.api.auth import require\n"),
         ("chalicelib.services.x", "from chalicelib.api import auth\n"),
         ("chalicelib.services.x", "import botocore.exceptions\n"),
-        ("chalicelib.api.x", "from chalicelib.adapters import store\n"),
-        ("app", "from chalicelib.adapters.store import get_job\n"),
+        ("chalicelib.api.x", "from chalicelib.adapters import execution_repository\n"),
+        ("app", "from chalicelib.adapters.job_repository import get_job\n"),
         ("chalicelib.settings", "from chalicelib.services import jobs\n"),
         ("chalicelib.services.x", "from chalicelib.domain.pools import _pools_of\n"),
         ("runner.x", "from chalicelib.adapters.aws import client\n"),
-        ("runner.x", "from chalicelib.adapters import store\nstore.finish_execution()\n"),
-        ("runner.x", "from chalicelib.adapters import store\nstore._connection()\n"),
+        ("runner.x", "from chalicelib.adapters import execution_repository\nexecution_repository.finish_execution()\n"),
+        ("runner.x", "from chalicelib.adapters import execution_repository\nexecution_repository._connection()\n"),
+        ("runner.x", "from chalicelib.adapters import job_repository\njob_repository.save_job()\n"),
         ("runner.x", "import pynamodb\n"),
     ],
 )
@@ -327,12 +330,19 @@ def test_a_forbidden_import_is_caught(source: str, text: str) -> None:
     [
         ("chalicelib.domain.x", "from chalicelib.settings import Settings\nimport re, croniter\n"),
         ("chalicelib.adapters.x", "import boto3\nfrom chalicelib.domain import pools\n"),
-        ("chalicelib.services.x", "from chalicelib.adapters import store\nfrom chalicelib.domain import pools\n"),
+        (
+            "chalicelib.services.x",
+            "from chalicelib.adapters import execution_repository\nfrom chalicelib.domain import pools\n",
+        ),
         (
             "chalicelib.api.x",
-            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from chalicelib.adapters import store\n",
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n    from chalicelib.adapters import execution_repository\n",
         ),
-        ("runner.x", "from chalicelib.adapters import store\nstore.claim()\nimport docker\n"),
+        (
+            "runner.x",
+            "from chalicelib.adapters import execution_repository\nexecution_repository.claim()\nimport docker\n",
+        ),
     ],
 )
 def test_an_allowed_import_passes(source: str, text: str) -> None:

@@ -12,6 +12,7 @@ from chalicelib.domain.deliveries import Delivery, backoff_seconds, event_names,
 from chalicelib.domain.payload import parse_job
 from chalicelib.services import notifications
 from chalicelib.settings import Settings
+from tests.fakes.installed import Fakes
 
 IDS = ("task", "job", "execution")
 
@@ -95,9 +96,8 @@ def test_backoff_grows_by_the_factor_in_whole_seconds_up_to_the_cap() -> None:
     assert backoff_seconds(30, Settings()) == 900  # and 15 minutes at most
 
 
-def test_nothing_is_published_for_a_job_that_asks_for_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(notifications.notification_queue, "publish", lambda body, delay=0: sent.append(body))
+def test_nothing_is_published_for_a_job_that_asks_for_nothing(fakes: Fakes) -> None:
+    sent = fakes.notification_queue.published
 
     class Execution:
         task_id, job_id, execution_id = IDS
@@ -171,11 +171,10 @@ def test_a_batch_that_fails_whole_is_reported_not_raised(monkeypatch: pytest.Mon
     assert result == {"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}
 
 
-def test_a_refused_target_is_recorded_once_neither_retried_nor_dead_lettered(monkeypatch: pytest.MonkeyPatch) -> None:
-    published: list[dict[str, Any]] = []
-    parked: list[dict[str, Any]] = []
-    monkeypatch.setattr(notifications.notification_queue, "publish", lambda body, delay=0: published.append(body))
-    monkeypatch.setattr(notifications.notification_queue, "dead_letter", parked.append)
+def test_a_refused_target_is_recorded_once_neither_retried_nor_dead_lettered(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published, parked = fakes.notification_queue.published, fakes.notification_queue.dead_lettered
     attempts: list[dict[str, Any]] = []
 
     def deliver(delivery: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,300 @@
+"""Executions in DynamoDB: reading them, and every change of their state.
+
+State changes are conditional updates, so two runners holding the same SQS message can never
+both start a container, and a late writer (a runner finishing after a stop, a stop after the
+end, a reaper after a fresh heartbeat) never overwrites a final state. Executions a runner holds
+sit in the sparse by-heartbeat index; unclaimed ones in the awaiting-dispatch index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import size
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.aws import connection
+from chalicelib.adapters.conditional_writes import conditional_write
+from chalicelib.adapters.models import ACTIVE_SHARD, AWAITING_SHARD, ExecutionModel, JobModel
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.statuses import ExecutionStatus
+
+_ACTIVE = (ExecutionStatus.PULLING, ExecutionStatus.RUNNING)
+
+
+@dataclass
+class Claim:
+    """What claiming an execution found: it is ours (``claimed``), or why not."""
+
+    execution: ExecutionModel | None
+    claimed: bool
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def get_execution(job_id: str, execution_id: str, consistent: bool = False) -> ExecutionModel | None:
+    try:
+        return ExecutionModel.get(job_id, execution_id, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
+
+def list_executions(job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
+    """Page ``page`` of a job's executions, newest first."""
+    start_key: dict[str, Any] | None = None
+    skip = (page - 1) * per_page
+    if skip:
+        results = ExecutionModel.query(
+            job_id, scan_index_forward=False, limit=skip, attributes_to_get=["job_id", "execution_id"]
+        )
+        if sum(1 for _ in results) < skip:
+            return []
+        start_key = results.last_evaluated_key
+    return list(ExecutionModel.query(job_id, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key))
+
+
+def latest_execution(job: JobModel) -> ExecutionModel | None:
+    if job.last_execution_id:
+        return get_execution(job.job_id, job.last_execution_id)
+    return None
+
+
+def unfinished_executions(job_id: str, limit: int = 50) -> list[ExecutionModel]:
+    """The job's recent executions that have not ended (a Query of one partition, newest first)."""
+    return [
+        item
+        for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=limit)
+        if not ExecutionStatus(item.status).is_finished
+    ]
+
+
+# -- conditional updates ------------------------------------------------------------------------
+
+
+def _status_in(statuses: tuple[ExecutionStatus, ...]) -> Any:
+    return ExecutionModel.status.is_in(*(status.value for status in statuses))
+
+
+def _set_actions(values: dict[str, Any]) -> list[Any]:
+    return [
+        getattr(ExecutionModel, name).set(value) if value is not None else getattr(ExecutionModel, name).remove()
+        for name, value in values.items()
+    ]
+
+
+def _update_if(execution: ExecutionModel, values: dict[str, Any], condition: Any) -> bool:
+    with conditional_write() as write:
+        execution.update(actions=_set_actions(values), condition=condition)
+    return write.applied
+
+
+def update_execution(
+    execution: ExecutionModel, only_if: tuple[ExecutionStatus, ...] | None = _ACTIVE, **values: Any
+) -> bool:
+    """Set attributes (None removes one), only while the status is one of ``only_if``.
+
+    The condition is what keeps a late writer (a runner finishing after a stop, a stop after
+    the end) from overwriting a final state.
+    """
+    return _update_if(execution, values, _status_in(only_if) if only_if else None)
+
+
+# -- claiming and dispatching -------------------------------------------------------------------
+
+
+def claim(
+    job_id: str, execution_id: str, host: str, docker_port: int | None, message_id: str, now: float | None = None
+) -> Claim:
+    """``enqueued`` → ``pulling`` on this host, atomically.
+
+    The condition is what makes a duplicate SQS delivery harmless: of two runners holding the
+    same message only one update succeeds; the other reads the execution to learn why.
+    """
+    execution = ExecutionModel(job_id, execution_id)
+    with conditional_write() as write:
+        execution.update(
+            actions=[
+                ExecutionModel.status.set(ExecutionStatus.PULLING.value),
+                ExecutionModel.host.set(host),
+                ExecutionModel.docker_port.set(docker_port) if docker_port else ExecutionModel.docker_port.remove(),
+                ExecutionModel.queue_message_id.set(message_id),
+                # Leaves the sparse awaiting-dispatch index: the reconciler need not look at it again.
+                ExecutionModel.awaiting_shard.remove(),
+                ExecutionModel.dispatch_at.remove(),
+                # Enters the index of held executions, with a first heartbeat.
+                ExecutionModel.active_shard.set(ACTIVE_SHARD),
+                ExecutionModel.heartbeat_at.set(_epoch(now)),
+            ],
+            condition=ExecutionModel.status == ExecutionStatus.ENQUEUED.value,
+        )
+    if not write.applied:
+        return Claim(get_execution(job_id, execution_id, consistent=True), claimed=False)
+    return Claim(execution, claimed=True)
+
+
+def unclaim(execution: ExecutionModel, now: datetime) -> bool:
+    """``pulling`` → ``enqueued`` again, back in the awaiting-dispatch index: the host failed
+    before the container existed, so another runner may claim the execution."""
+    return update_execution(
+        execution,
+        only_if=(ExecutionStatus.PULLING,),
+        status=ExecutionStatus.ENQUEUED.value,
+        host=None,
+        docker_port=None,
+        active_shard=None,
+        heartbeat_at=None,
+        awaiting_shard=AWAITING_SHARD,
+        dispatch_at=now.timestamp(),
+    )
+
+
+def awaiting_dispatch(before: float) -> list[tuple[str, str]]:
+    """(job id, execution id) of unclaimed executions that were due before ``before``."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.awaiting_dispatch.query(AWAITING_SHARD, ExecutionModel.dispatch_at < before)
+    ]
+
+
+def mark_redispatched(execution: ExecutionModel, at: float) -> bool:
+    """Record a resend, only while the execution is still waiting for a runner."""
+    return update_execution(execution, only_if=(ExecutionStatus.ENQUEUED,), dispatch_at=at)
+
+
+# -- ending -------------------------------------------------------------------------------------
+
+
+def finish_execution(
+    execution: ExecutionModel,
+    values: dict[str, Any],
+    retry: ExecutionModel | None = None,
+    heartbeat_at: float | None = None,
+) -> bool:
+    """End a run (only while it is pulling/running) and, in the same transaction, create its retry.
+
+    With ``heartbeat_at``, only while the runner's last heartbeat is still that one: the
+    reconciler's guard, so a runner that beat again in between keeps its run and only one of
+    the two ever ends it.
+    """
+    values = {**values, "active_shard": None}
+    condition = _status_in(_ACTIVE)
+    if heartbeat_at is not None:
+        condition &= ExecutionModel.heartbeat_at == heartbeat_at
+    if retry is None:
+        return _update_if(execution, values, condition)
+    with conditional_write() as write, TransactWrite(connection=connection()) as tx:
+        tx.update(execution, actions=_set_actions(values), condition=condition)
+        tx.save(retry, condition=ExecutionModel.execution_id.does_not_exist())
+        tx.update(
+            JobModel(execution.task_id, execution.job_id),
+            actions=[
+                JobModel.retry_count.add(1),
+                JobModel.execution_count.add(1),
+                JobModel.last_execution_id.set(retry.execution_id),
+            ],
+        )
+    if not write.applied:
+        return False
+    # A transaction does not refresh the item as a plain update does: mirror what was written.
+    for name, value in values.items():
+        setattr(execution, name, value)
+    return True
+
+
+def record_skipped_tick(execution: ExecutionModel, now: datetime, reason: str) -> bool:
+    """End a cron run that must not start (``forbid`` overlap) and count it on the job."""
+    values = {
+        "status": ExecutionStatus.STOPPED.value,
+        "finished_at": now,
+        "error": f"skipped: {reason}",
+        "active_shard": None,
+    }
+    with conditional_write() as write, TransactWrite(connection=connection()) as tx:
+        tx.update(execution, actions=_set_actions(values), condition=_status_in(_ACTIVE))
+        tx.update(
+            JobModel(execution.task_id, execution.job_id),
+            actions=[JobModel.skipped_ticks.add(1), JobModel.last_skipped_at.set(now)],
+        )
+    return write.applied
+
+
+# -- liveness of held executions ----------------------------------------------------------------
+
+
+def _epoch(now: float | None) -> float:
+    # Milliseconds: the value is compared for equality by the reconciler's guard.
+    return round(utcnow().timestamp() if now is None else now, 3)
+
+
+def beat(job_id: str, execution_id: str, host: str, now: float | None = None) -> bool:
+    """Record that ``host`` still holds the execution; False when it no longer does (it ended,
+    was handed back, or the reconciler gave it up).
+
+    Written through a key-only item, so the runner's own copy of the execution, which its run
+    thread is filling in, is not overwritten with what the table holds.
+    """
+    return _update_if(
+        ExecutionModel(job_id, execution_id),
+        {"heartbeat_at": _epoch(now)},
+        _status_in(_ACTIVE) & (ExecutionModel.host == host),
+    )
+
+
+def silent_executions(before: float) -> list[tuple[str, str]]:
+    """(job id, execution id) of held executions whose last heartbeat is older than ``before``."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.by_heartbeat.query(ACTIVE_SHARD, ExecutionModel.heartbeat_at < before)
+    ]
+
+
+def held_by(host: str) -> list[tuple[str, str]]:
+    """(job id, execution id) of the executions ``host`` holds (one Query of the sparse index)."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.by_heartbeat.query(ACTIVE_SHARD, filter_condition=ExecutionModel.host == host)
+    ]
+
+
+def hand_back(execution: ExecutionModel, host: str, now: datetime) -> bool:
+    """``pulling``/``running`` on ``host`` → ``enqueued`` again, for another runner to run it afresh.
+
+    Used when a runner gives up an execution without an outcome (a drain past its deadline, a
+    restart that finds it was never started). It re-enters the awaiting-dispatch index, so it is
+    sent again even if no message for it is left in the queue.
+    """
+    values: dict[str, Any] = {
+        "status": ExecutionStatus.ENQUEUED.value,
+        "host": None,
+        "docker_port": None,
+        "container_id": None,
+        "started_at": None,
+        "active_shard": None,
+        "awaiting_shard": AWAITING_SHARD,
+        "dispatch_at": now.timestamp(),
+    }
+    return _update_if(execution, values, _status_in(_ACTIVE) & (ExecutionModel.host == host))
+
+
+# -- notification attempts ----------------------------------------------------------------------
+
+
+def append_dispatch(job_id: str, execution_id: str, record: dict[str, Any], kept: int) -> bool:
+    """Append one notification attempt to the execution, while it holds fewer than ``kept``.
+
+    One update expression (``list_append`` on ``if_not_exists``), so concurrent deliveries of
+    one execution never overwrite each other's records. False when the list is full (the
+    attempt happened; it is only not stored) or the execution is gone.
+    """
+    entry = {key: value for key, value in record.items() if value is not None}
+    dispatches = ExecutionModel.dispatches
+    with conditional_write() as write:
+        ExecutionModel(job_id, execution_id).update(
+            actions=[dispatches.set((dispatches | []).append([entry]))],
+            condition=ExecutionModel.execution_id.exists() & (dispatches.does_not_exist() | (size(dispatches) < kept)),
+        )
+    return write.applied

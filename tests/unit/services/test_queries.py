@@ -1,0 +1,71 @@
+"""services.queries: the listings' pages, the search and the details, from the in-memory tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.urls import Urls
+from chalicelib.services import jobs, queries
+from chalicelib.settings import get_settings
+from tests.fakes.installed import Fakes
+from tests.fakes.items import JOB, NOW, TASK
+
+URLS = Urls("http://api.test")
+BODY = {"image": "busybox", "command": "true"}
+
+
+def test_tasks_are_listed_newest_first_page_by_page(fakes: Fakes) -> None:
+    per_page = get_settings().tasks_per_page
+    count = per_page * 2 + 3
+    for n in range(count):
+        jobs.enqueue(f"team-app-{n:02}", BODY, now=NOW + timedelta(seconds=n))
+
+    first = queries.list_tasks(1, URLS)
+    last = queries.list_tasks(3, URLS)
+    beyond = queries.list_tasks(4, URLS)
+
+    assert (first["total"], first["pages"], first["hasNext"], first["hasPrev"]) == (count, 3, True, False)
+    assert [item["taskId"] for item in first["items"]] == [
+        f"team-app-{n:02}" for n in range(count - 1, count - 1 - per_page, -1)
+    ]
+    assert first["nextUrl"] == "http://api.test/tasks/?page=2"
+    assert [item["taskId"] for item in last["items"]] == ["team-app-02", "team-app-01", "team-app-00"]
+    assert last["hasNext"] is False and beyond["items"] == []
+
+
+def test_a_search_finds_tasks_by_a_whole_word_of_their_id(fakes: Fakes) -> None:
+    for task_id in ("hello-world", "world-peace", "worldly"):
+        jobs.enqueue(task_id, BODY, now=NOW)
+
+    found = queries.search_tasks("world", 1, URLS)
+
+    assert sorted(item["taskId"] for item in found["items"]) == ["hello-world", "world-peace"]
+    assert found["total"] == 2
+
+
+def test_a_jobs_executions_are_paged_newest_first(fakes: Fakes) -> None:
+    per_page = get_settings().executions_per_page
+    ids = [str(jobs.enqueue(TASK, BODY, job_id=JOB, now=NOW).execution_id) for _ in range(per_page + 2)]
+
+    first = queries.job_details(TASK, JOB, 1, URLS)["job"]
+    second = queries.job_details(TASK, JOB, 2, URLS)["job"]
+    beyond = queries.job_details(TASK, JOB, 3, URLS)["job"]
+
+    assert first["executionCount"] == per_page + 2
+    assert (len(first["executions"]), len(second["executions"]), beyond["executions"]) == (per_page, 2, [])
+    shown = [item["executionId"] for item in first["executions"] + second["executions"]]
+    assert shown == sorted(ids, reverse=True)  # newest first: the sort key, a time-ordered id
+    paging = first["executionsPagination"]
+    assert (paging["page"], paging["pages"], paging["hasNext"], paging["total"]) == (1, 2, True, per_page + 2)
+
+
+def test_details_of_what_does_not_exist_are_not_found(fakes: Fakes) -> None:
+    with pytest.raises(NotFound):
+        queries.task_details("no-such-task", URLS)
+    jobs.enqueue(TASK, BODY, job_id=JOB, now=NOW)
+    assert queries.task_details(TASK, URLS)["jobs"][0]["id"] == JOB
+    with pytest.raises(NotFound, match="does not exist in task"):
+        queries.job_details(TASK, "0b6c1a52-0000-4000-8000-000000000000", 1, URLS)
