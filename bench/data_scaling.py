@@ -772,7 +772,7 @@ def agent_main(host: str) -> int:
     botocore.client.BaseClient._make_api_call = timed  # type: ignore[method-assign]
 
     import app as chalice_module
-    from chalicelib.adapters.aws import warm_up
+    from chalicelib.adapters.warm_up import warm_up
     from infra.local.gateway import RestGateway
 
     warm_up()

@@ -21,7 +21,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.scheduling import Overlap, overlap_decision
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.services import liveness, notifications
+from chalicelib.services import events, liveness
 from chalicelib.services.ending import end_run
 from chalicelib.services.stopping import request_stop
 from chalicelib.settings import Settings
@@ -340,7 +340,7 @@ class ExecutionRun:
         if decision is Overlap.SKIP:
             reason = "an earlier run of the job is still active (concurrencyPolicy forbid)"
             if execution_repository.record_skipped_tick(execution, self.clock(), reason):
-                notifications.execution_ended(execution, ExecutionStatus.STOPPED.value, spec)
+                events.execution_ended(execution, ExecutionStatus.STOPPED.value, spec)
             return False
         if decision is Overlap.REPLACE:
             for other in others:
@@ -427,7 +427,7 @@ class ExecutionRun:
         execution_repository.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )
-        notifications.execution_started(execution, spec)
+        events.execution_started(execution, spec)
 
     def _await_running_recorded(self) -> None:
         """Wait for the ``running`` write; a storage fault of it is raised here (the message stays)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
-from chalicelib.adapters import aws, control, job_queue
+from chalicelib.adapters import control, job_queue, warm_up
 from chalicelib.adapters.job_queue import Received
 from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.clock import utcnow
@@ -83,7 +83,7 @@ class Runner:
         logger.info(
             "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
         )
-        aws.warm_up()
+        warm_up.warm_up()
         self._heartbeat.start()
         self._control_url = control.ensure_queue(self.settings.runner_host)
         self._control.start()

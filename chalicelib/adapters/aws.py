@@ -65,15 +65,3 @@ def connection() -> Connection:
 @cache
 def queue_url(name: str) -> str:
     return str(client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
-
-
-def warm_up() -> None:
-    """Create every client and table connection now, so the first job does not pay for it
-    (botocore client creation costs tens of milliseconds each)."""
-    from chalicelib.adapters.models import ALL_MODELS
-
-    for service in ("sqs", "s3"):
-        client(service)
-    for model in ALL_MODELS:
-        _ = model._get_connection().connection.client
-    _ = connection().client

@@ -3,7 +3,7 @@
     plan the retry owed (retries.plan_retry)
       → store the end and create the retry, in one transaction (execution_repository.finish_execution)
       → settle (the runner stops heart-beating the run)
-      → publish ``finished`` (notifications) → send the retry's message (executions.send)
+      → publish ``finished`` (events) → send the retry's message (executions.send)
 
 Whoever ends the run, the order is the same, so webhooks, e-mails and retries never depend on
 which of the two did it. The store's condition (still pulling/running, and with
@@ -22,7 +22,7 @@ from chalicelib.adapters import execution_repository
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.services import executions, notifications
+from chalicelib.services import events, executions
 from chalicelib.services.retries import plan_retry
 
 logger = logging.getLogger(__name__)
@@ -34,14 +34,14 @@ class Ports:
 
     # execution_repository.finish_execution: (execution, values, retry, heartbeat_at=) -> stored?
     finish: Callable[..., bool]
-    # notifications.execution_ended: (execution, status, spec) -> None
+    # events.execution_ended: (execution, status, spec) -> None
     publish_ended: Callable[[ExecutionModel, str, JobSpec | None], None]
     # executions.send: (execution, now) -> message id or None
     send: Callable[[ExecutionModel, datetime], str | None]
 
 
 def default_ports() -> Ports:
-    return Ports(execution_repository.finish_execution, notifications.execution_ended, executions.send)
+    return Ports(execution_repository.finish_execution, events.execution_ended, executions.send)
 
 
 @dataclass(frozen=True)

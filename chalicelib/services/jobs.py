@@ -16,7 +16,7 @@ from chalicelib.domain.pools import queue_for_task
 from chalicelib.domain.scheduling import first_run
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.webhook_targets import refuse_blocked_literals
-from chalicelib.services import dispatcher
+from chalicelib.services import schedules
 from chalicelib.services.executions import new_execution, send
 from chalicelib.services.lookups import require_job
 from chalicelib.services.stopping import request_stop
@@ -65,7 +65,7 @@ def enqueue(
         _cancel_scheduled_runs(job_id, now)
     if due <= now + timedelta(seconds=get_settings().dispatch_lookahead_seconds):
         # Due before the next dispatcher tick could see it: dispatch it now.
-        dispatcher.materialize(saved.job, now)
+        schedules.materialize(saved.job, now)
     return Enqueued(task_id, job_id, None, None)
 
 

@@ -43,17 +43,13 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import DeliveryIdempotencyModel, ExecutionModel
 from chalicelib.domain.clock import to_iso, utcnow
 from chalicelib.domain.deliveries import (
-    FINISHED,
-    STARTED,
     WEBHOOK,
     Delivery,
     backoff_seconds,
     plan_deliveries,
-    wanted,
 )
 from chalicelib.domain.mail import Mail, MailError
 from chalicelib.domain.payload import JobSpec
-from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services import notification_content
 from chalicelib.settings import Settings, get_settings
 
@@ -61,39 +57,6 @@ logger = logging.getLogger(__name__)
 
 # How long a delivery attempt is remembered as done (duplicates come within minutes).
 _IDEMPOTENCY_CONFIG = IdempotencyConfig(expires_after_seconds=6 * 3600)
-
-
-# -- publishing events (runner, stop route) ----------------------------------------------------
-
-
-def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spec: JobSpec | None) -> None:
-    if not wanted(spec, kind, status):
-        return
-    body = {
-        "type": "event",
-        "kind": kind,
-        "status": status,
-        "taskId": execution.task_id,
-        "jobId": execution.job_id,
-        "executionId": execution.execution_id,
-        "at": to_iso(utcnow()),
-    }
-    try:
-        notification_queue.publish(body)
-    except Exception:
-        # A notification must never fail the run it is about.
-        logger.exception("could not publish the %s event of execution %s", kind, execution.execution_id)
-
-
-def execution_started(execution: ExecutionModel, spec: JobSpec | None) -> None:
-    """Publish ``started`` (only when the job has ``starts`` hooks)."""
-    _publish_event(execution, STARTED, ExecutionStatus.RUNNING.value, spec)
-
-
-def execution_ended(execution: ExecutionModel, status: str, spec: JobSpec | None = None) -> None:
-    """Publish ``finished`` with its status (only when the job asks for it; always when the
-    caller does not have the job at hand: the consumer then decides)."""
-    _publish_event(execution, FINISHED, status, spec)
 
 
 # -- consuming (the SQS handler) -------------------------------------------------------------

@@ -9,7 +9,7 @@ from chalicelib.adapters import control, execution_repository, job_repository
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.services import notifications
+from chalicelib.services import events
 from chalicelib.services.lookups import require_execution, require_job
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
         awaiting_shard=None,
         dispatch_at=None,
     ):
-        notifications.execution_ended(execution, ExecutionStatus.STOPPED.value)
+        events.execution_ended(execution, ExecutionStatus.STOPPED.value)
         return
     if execution_repository.update_execution(execution, stop_requested=True) and execution.host:
         if not control.send_stop(execution.host, execution.execution_id):

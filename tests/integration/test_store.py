@@ -74,7 +74,7 @@ def test_racing_creations_of_one_task_count_it_once(stack: StackProcess, task_id
 def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackProcess, task_id: str) -> None:
     from datetime import timedelta
 
-    from chalicelib.services import dispatcher
+    from chalicelib.services import schedules
 
     spec = parse_job({"image": TEST_IMAGE, "command": "true", "cron": "* * * * *"})
     job_id = str(uuid.uuid4())
@@ -88,7 +88,7 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
         job = job_repository.get_job(task_id, job_id)
         assert job is not None
         barrier.wait()
-        created.append(dispatcher.materialize(job, due - timedelta(seconds=30)))
+        created.append(schedules.materialize(job, due - timedelta(seconds=30)))
 
     threads = [threading.Thread(target=race) for _ in range(4)]
     for thread in threads:

@@ -56,7 +56,7 @@ FORBIDDEN_PACKAGES: dict[str, set[str]] = {
 # queue, its log uploads, its host item and slots, the live-log posts), and the types it holds.
 # Everything else goes through a service. ``None``: any public name of the module.
 RUNNER_ADAPTER_PORTS: dict[str, set[str] | None] = {
-    "chalicelib.adapters.aws": {"warm_up"},
+    "chalicelib.adapters.warm_up": {"warm_up"},
     "chalicelib.adapters.control": None,
     "chalicelib.adapters.job_queue": None,
     "chalicelib.adapters.log_store": {"object_key", "upload"},

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.domain.deliveries import Delivery, backoff_seconds, event_names, plan_deliveries
 from chalicelib.domain.payload import parse_job
-from chalicelib.services import notifications
+from chalicelib.services import events, notifications
 from chalicelib.settings import Settings
 from tests.fakes.installed import Fakes
 
@@ -103,11 +103,11 @@ def test_nothing_is_published_for_a_job_that_asks_for_nothing(fakes: Fakes) -> N
         task_id, job_id, execution_id = IDS
 
     plain = parse_job({"image": "b", "command": "true", "webhooks": {"fails": [{"url": "http://a"}]}})
-    notifications.execution_ended(Execution(), "done", plain)  # type: ignore[arg-type]
-    notifications.execution_started(Execution(), plain)  # type: ignore[arg-type]
+    events.execution_ended(Execution(), "done", plain)  # type: ignore[arg-type]
+    events.execution_started(Execution(), plain)  # type: ignore[arg-type]
     assert sent == []
-    notifications.execution_ended(Execution(), "failed", plain)  # type: ignore[arg-type]
-    notifications.execution_ended(Execution(), "stopped")  # type: ignore[arg-type]  # no job at hand: always
+    events.execution_ended(Execution(), "failed", plain)  # type: ignore[arg-type]
+    events.execution_ended(Execution(), "stopped")  # type: ignore[arg-type]  # no job at hand: always
     assert [(b["type"], b["kind"], b["status"], b["executionId"]) for b in sent] == [
         ("event", "finished", "failed", "execution"),
         ("event", "finished", "stopped", "execution"),
@@ -123,7 +123,7 @@ def test_a_failed_publish_never_reaches_the_runner(monkeypatch: pytest.MonkeyPat
     class Execution:
         task_id, job_id, execution_id = IDS
 
-    notifications.execution_ended(Execution(), "failed")  # type: ignore[arg-type]
+    events.execution_ended(Execution(), "failed")  # type: ignore[arg-type]
 
 
 def _record(message_id: str, body: Any) -> dict[str, Any]:

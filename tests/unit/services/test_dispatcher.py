@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from chalicelib.adapters.models import DUE_SHARD
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.services import dispatcher, jobs
+from chalicelib.services import dispatcher, jobs, schedules
 from chalicelib.services.dispatcher import TickReport
 from chalicelib.settings import get_settings
 from tests.fakes.installed import Fakes
@@ -55,8 +55,8 @@ def test_two_dispatchers_racing_on_one_instant_create_one_execution(fakes: Fakes
     read_by_second = fakes.tables.get_job(TASK, JOB)
     assert read_by_first is not None and read_by_second is not None
 
-    first = dispatcher.materialize(read_by_first, now)
-    second = dispatcher.materialize(read_by_second, now)
+    first = schedules.materialize(read_by_first, now)
+    second = schedules.materialize(read_by_second, now)
 
     assert first is not None and second is None
     assert [e.execution_id for e in fakes.tables.executions_of(JOB)] == [first.execution_id]
