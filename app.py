@@ -3,6 +3,7 @@ and shapes the answer; domain errors become HTTP errors in ``route`` below, in o
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,19 @@ from chalice.app import SQSEvent, WebsocketEvent
 
 from chalicelib.api import auth, cors, openapi, stream_page
 from chalicelib.api.request_ip import client_ip
+from chalicelib.api.routes import (
+    API_KEY,
+    HTML,
+    IDEMPOTENCY_KEY,
+    JOB_BODY,
+    PAGE,
+    ROUTES,
+    SEARCH_QUERY,
+    TEXT,
+    Answer,
+    Param,
+    Route,
+)
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.credentials import parse_authorizer
 from chalicelib.domain.errors import SlipwayError, ValidationError
@@ -63,12 +77,26 @@ GATEWAY_AUTHORIZER = gateway_authorizer(settings.api_authorizer)
 
 
 def route(
-    path: str, methods: tuple[str, ...] = ("GET",), public: bool = False, key_in_query: bool = False
+    path: str,
+    methods: tuple[str, ...] = ("GET",),
+    public: bool = False,
+    key_in_query: bool = False,
+    *,
+    body: object = None,
+    answer: object = None,
+    params: tuple[Param, ...] = (),
+    answers: tuple[Answer, ...] = (),
+    slash: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view under ``path`` (and its older singular ``/job/`` form): refuse callers
     without credentials when auth is on (unless ``public``), map domain errors to their HTTP
     status with a JSON body, and add the CORS headers; with CORS on, answer preflights too.
-    ``key_in_query``: an ``apiKey`` query parameter counts too (pages a browser opens by link)."""
+    ``key_in_query``: an ``apiKey`` query parameter counts too (pages a browser opens by link).
+
+    For the OpenAPI document (``routes.ROUTES``): the view's docstring is the summary and its
+    return type the answer (unless ``answer``), ``body`` what it reads, ``params`` the query and
+    header parameters, ``answers`` the statuses beyond 200, 400, 401 and 404, and ``slash``
+    whether the documented path ends with a slash."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -87,19 +115,23 @@ def route(
             options["authorizer"] = GATEWAY_AUTHORIZER
         if set(methods) & {"POST", "PUT", "DELETE"}:
             options["content_types"] = BODY_TYPES
-        _register(path, view.__name__, handler, options)
+        doc = Route(path, "", view, public, body=body, answer=answer, params=params, answers=answers, slash=slash)
+        if key_in_query:
+            doc = dataclasses.replace(doc, params=(*params, API_KEY))
+        _register(path, view.__name__, handler, options, [dataclasses.replace(doc, method=m) for m in methods])
         return view
 
     return register
 
 
-def _register(path: str, name: str, handler: Callable[..., Any], options: dict[str, Any]) -> None:
+def _register(path: str, name: str, handler: Callable[..., Any], options: dict[str, Any], docs: list[Route]) -> None:
     paths = [path] + ([path.replace("/jobs/", "/job/")] if "/jobs/" in path else [])
     for index, each in enumerate(paths):
         suffix = "_singular" if index else ""
         view = functools.wraps(handler)(lambda **params: handler(**params))
         view.__name__ = f"{name}{suffix}"
         app.route(each, **options)(view)
+        ROUTES.extend(dataclasses.replace(doc, path=each, deprecated=bool(index)) for doc in docs)
         if settings.cors_origins and each not in _preflights:
             _preflights.add(each)
             preflight = functools.wraps(handler)(lambda **params: _preflight())
@@ -170,20 +202,8 @@ def _html(page: str) -> Response:
     return Response(body=page, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-def _job_answer(task_id: str, job_id: str) -> dict[str, Any]:
-    urls = _urls()
-    return {"jobId": job_id, "jobUrl": urls.job(task_id, job_id), "taskId": task_id, "taskUrl": urls.task(task_id)}
-
-
-def _enqueued(result: jobs.Enqueued, with_execution: bool = True) -> dict[str, Any]:
-    urls = _urls()
-    answer = _job_answer(result.task_id, result.job_id) | {"queueJobId": result.queue_job_id}
-    if with_execution:
-        answer["executionId"] = result.execution_id
-        answer["executionUrl"] = (
-            urls.execution(result.task_id, result.job_id, result.execution_id) if result.execution_id else None
-        )
-    return answer
+def _enqueued(result: jobs.Enqueued) -> views.Enqueued:
+    return views.enqueued(result.task_id, result.job_id, result.queue_job_id, result.execution_id, _urls())
 
 
 def _host_in_body() -> str:
@@ -196,44 +216,57 @@ def _host_in_body() -> str:
 # -- routes ------------------------------------------------------------------------------------
 
 
-@route("/healthcheck", public=True)
+@route(
+    "/healthcheck", public=True, answer=views.Health, answers=(Answer(503, "A dependency is failing", views.Health),)
+)
 def healthcheck() -> Response:
+    """Health of the service's dependencies"""
     healthy, report = health.check()
     return Response(body=report, status_code=200 if healthy else 503)
 
 
 @route("/status")
-def farm_status_view() -> dict[str, Any]:
+def farm_status_view() -> views.Status:
+    """The farm's state"""
     return farm_status.status(_urls(), utcnow().timestamp())
 
 
-@route("/docker-executor/blacklist", methods=("POST",))
-def blacklist_host() -> dict[str, Any]:
+_LAST_HOST = (Answer(409, "The last available host of its pool cannot be blacklisted"),)
+
+
+@route("/docker-executor/blacklist", methods=("POST",), body=views.HostRef, answers=_LAST_HOST, slash=False)
+def blacklist_host() -> views.Host:
+    """Take no new work on a host"""
     return blacklist.answer(blacklist.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
 
 
-@route("/docker-executor/blacklist", methods=("DELETE",))
-def unblacklist_host() -> dict[str, Any]:
+@route("/docker-executor/blacklist", methods=("DELETE",), body=views.HostRef, answers=_LAST_HOST, slash=False)
+def unblacklist_host() -> views.Host:
+    """Let a host take work again"""
     return blacklist.answer(blacklist.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
 
 
-@route("/tasks")
-def list_tasks() -> dict[str, Any]:
+@route("/tasks", params=(PAGE,))
+def list_tasks() -> views.TaskPage:
+    """All tasks, newest first"""
     return queries.list_tasks(parse_page(_query("page")), _urls())
 
 
-@route("/search")
-def search_tasks() -> dict[str, Any]:
+@route("/search", params=(SEARCH_QUERY, PAGE))
+def search_tasks() -> views.TaskPage:
+    """Tasks whose id has this whole word"""
     return queries.search_tasks(_query("query") or "", parse_page(_query("page")), _urls())
 
 
-@route("/openapi.json", public=True)
+@route("/openapi.json", public=True, answers=(Answer(200, "OpenAPI 3", dict),), slash=False)
 def openapi_document() -> dict[str, Any]:
+    """This document"""
     return openapi.document(_urls().base, auth_required=auth.get_credentials().enabled)
 
 
-@route("/tasks/{task_id}", methods=("POST",))
-def enqueue_job(task_id: str) -> Response | dict[str, Any]:
+@route("/tasks/{task_id}", methods=("POST",), body=JOB_BODY, params=(IDEMPOTENCY_KEY,))
+def enqueue_job(task_id: str) -> Response | views.Enqueued:
+    """Enqueue a job"""
     key = app.current_request.headers.get(idempotency.HEADER)
     if key is None:
         return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
@@ -242,84 +275,95 @@ def enqueue_job(task_id: str) -> Response | dict[str, Any]:
 
 
 @route("/tasks/{task_id}")
-def task_details(task_id: str) -> dict[str, Any]:
+def task_details(task_id: str) -> views.TaskDetails:
+    """A task's jobs"""
     return queries.task_details(task_id, _urls())
 
 
-@route(JOB, methods=("PUT",))
-def put_job(task_id: str, job_id: str) -> dict[str, Any]:
-    return _enqueued(jobs.enqueue(task_id, _body(), job_id=job_id, request_ip=_client_ip()), with_execution=False)
+@route(JOB, methods=("PUT",), body=JOB_BODY)
+def put_job(task_id: str, job_id: str) -> views.JobSaved:
+    """Create or replace a job"""
+    result = jobs.enqueue(task_id, _body(), job_id=job_id, request_ip=_client_ip())
+    return views.job_saved(result.task_id, result.job_id, result.queue_job_id, _urls())
 
 
-@route(JOB)
-def job_details(task_id: str, job_id: str) -> dict[str, Any]:
+@route(JOB, params=(PAGE,))
+def job_details(task_id: str, job_id: str) -> views.JobDetails:
+    """A job and its executions, newest first"""
     return queries.job_details(task_id, job_id, parse_page(_query("page")), _urls())
 
 
-@route(JOB + "/logs")
+@route(JOB + "/logs", answer=TEXT)
 def job_logs(task_id: str, job_id: str) -> Response:
+    """The last execution's stdout + '\\n-=-\\n' + stderr"""
     return _text(outputs.combined(lookups.require_latest_execution(task_id, job_id)[1]))
 
 
-@route(JOB + "/stdout")
+@route(JOB + "/stdout", answer=TEXT)
 def job_stdout(task_id: str, job_id: str) -> Response:
+    """The last execution's stdout"""
     return _text(outputs.stdout(lookups.require_latest_execution(task_id, job_id)[1]))
 
 
-@route(JOB + "/stderr")
+@route(JOB + "/stderr", answer=TEXT)
 def job_stderr(task_id: str, job_id: str) -> Response:
+    """The last execution's stderr"""
     return _text(outputs.stderr(lookups.require_latest_execution(task_id, job_id)[1]))
 
 
 @route(EXECUTION)
-def execution_details(task_id: str, job_id: str, execution_id: str) -> dict[str, Any]:
+def execution_details(task_id: str, job_id: str, execution_id: str) -> views.ExecutionDetails:
+    """One execution"""
     return queries.execution_details(task_id, job_id, execution_id, _urls())
 
 
-@route(EXECUTION + "/logs")
+@route(EXECUTION + "/logs", answer=TEXT)
 def execution_logs(task_id: str, job_id: str, execution_id: str) -> Response:
+    """One execution's stdout + '\\n-=-\\n' + stderr"""
     return _text(outputs.combined(lookups.require_execution(task_id, job_id, execution_id)))
 
 
-@route(EXECUTION + "/stdout")
+@route(EXECUTION + "/stdout", answer=TEXT)
 def execution_stdout(task_id: str, job_id: str, execution_id: str) -> Response:
+    """One execution's stdout"""
     return _text(outputs.stdout(lookups.require_execution(task_id, job_id, execution_id)))
 
 
-@route(EXECUTION + "/stderr")
+@route(EXECUTION + "/stderr", answer=TEXT)
 def execution_stderr(task_id: str, job_id: str, execution_id: str) -> Response:
+    """One execution's stderr"""
     return _text(outputs.stderr(lookups.require_execution(task_id, job_id, execution_id)))
 
 
 @route(JOB + "/stop", methods=("POST",))
-def stop_job(task_id: str, job_id: str) -> dict[str, Any]:
+def stop_job(task_id: str, job_id: str) -> views.JobStopped:
+    """Stop a job and its schedule"""
     stopping.stop_job(task_id, job_id)
-    return _job_answer(task_id, job_id)
+    return views.job_stopped(task_id, job_id, _urls())
 
 
 @route(JOB + "/retry", methods=("POST",))
-def retry_job(task_id: str, job_id: str) -> dict[str, Any]:
+def retry_job(task_id: str, job_id: str) -> views.Enqueued:
+    """Run the job again now"""
     return _enqueued(jobs.retry_now(task_id, job_id, request_ip=_client_ip()))
 
 
 @route(EXECUTION + "/stop", methods=("POST",))
-def stop_execution(task_id: str, job_id: str, execution_id: str) -> dict[str, Any]:
+def stop_execution(task_id: str, job_id: str, execution_id: str) -> views.ExecutionStopped:
+    """Stop one execution"""
     stopping.stop_execution(task_id, job_id, execution_id)
-    urls = _urls()
-    return {
-        "execution": {"id": execution_id, "url": urls.execution(task_id, job_id, execution_id)},
-        "job": views.job_ref(task_id, job_id, urls),
-        "task": views.task_ref(task_id, urls),
-    }
+    return views.execution_stopped(task_id, job_id, execution_id, _urls())
 
 
-@route(JOB + "/stream", key_in_query=True)
+@route(JOB + "/stream", key_in_query=True, answer=HTML)
 def stream_job(task_id: str, job_id: str) -> Response:
+    """A page tailing the last execution's log live"""
     return _html(stream_page.job_page(task_id, job_id))
 
 
-@route(JOB + "/stream/executions/{execution_id}", key_in_query=True)
+@route(JOB + "/stream/executions/{execution_id}", key_in_query=True, answer=HTML)
 def stream_execution(task_id: str, job_id: str, execution_id: str) -> Response:
+    """A page tailing one execution's log live"""
     return _html(stream_page.execution_page(task_id, job_id, execution_id))
 
 

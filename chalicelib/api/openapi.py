@@ -1,426 +1,232 @@
 """The OpenAPI 3 document of the API, served at ``GET /openapi.json``.
 
-Written from the API document (``api.md``) and ``payload.py``: every route, its parameters, the
-job body and every answer's shape, errors included. ``tests/unit/test_openapi.py`` checks that
-it lists exactly the routes the Chalice app registers, and the schemathesis test runs the live
-stack against it, so it stays true. The older ``/job/`` forms are listed as deprecated.
+Nothing in it is written twice: the paths are the routes ``app.py``'s ``route()`` registered
+(``routes.ROUTES``: method, path, summary from the view's docstring, body, parameters, answers),
+the job body is ``domain/job_schema.py``'s and every answer's schema is read from its TypedDict
+in ``services/views.py``. The older ``/job/`` forms are listed as deprecated.
+``tests/unit/test_openapi.py`` checks that it lists exactly the routes the Chalice app
+registers, and the schemathesis test runs the live stack against it.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+import types
+import typing
+from collections.abc import Iterable
 from copy import deepcopy
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints, is_typeddict
 
-from chalicelib.domain.payload import CONCURRENCY_POLICIES, NOTIFY_EVENTS, TASK_ID_PATTERN, WEBHOOK_EVENTS
-from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.api.routes import JOB_BODY, PATH_PARAMS, ROUTES, Answer, Media, Param, Route
+from chalicelib.domain import job_schema
+from chalicelib.domain.shapes import Keywords
+from chalicelib.services import views
 
 VERSION = "1.0.0"
-JOB = "/tasks/{task_id}/jobs/{job_id}"
-EXECUTION = JOB + "/executions/{execution_id}"
-_LATEST_TIMESTAMP = 253_402_300_799
+Schema = dict[str, Any]
+# Shapes listed as components even where they are only nested in another answer.
+_SHARED: tuple[type, ...] = (views.Error, views.TaskSummary, views.Execution)
+_SCALARS: dict[object, Schema] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    bool: {"type": "boolean"},
+    float: {"type": "number"},
+}
+_CLIENT_ERRORS = (
+    Answer(400, "A client mistake: malformed body, wrong type, bad parameter"),
+    Answer(401, "Auth is on and the request has no valid credentials"),
+    Answer(404, "Unknown task, job or execution"),
+)
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "nullable": True}
+def _schema_of(hint: object, components: set[str]) -> Schema:
+    """The OpenAPI schema of a type hint; a TypedDict among ``components`` is a $ref."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.NotRequired, typing.Required):
+        return _schema_of(args[0], components)
+    if origin is typing.Annotated:
+        schema = _schema_of(args[0], components)
+        for extra in args[1:]:
+            if isinstance(extra, Keywords):
+                schema.update(extra.keywords)
+        return schema
+    if origin in (Union, types.UnionType):
+        others = [arg for arg in args if arg is not type(None)]
+        schema = _schema_of(others[0], components)
+        return {**schema, "nullable": True} if len(others) < len(args) else schema
+    if origin is list:
+        return {"type": "array", "items": _schema_of(args[0], components)}
+    if origin is dict:
+        value = args[1] if args else Any
+        return {"type": "object", "additionalProperties": True if value is Any else _schema_of(value, components)}
+    if hint is dict:
+        return {"type": "object", "additionalProperties": True}
+    if is_typeddict(hint):
+        name = getattr(hint, "__name__", "")
+        return _ref(name) if name in components else _object(hint, components)
+    return deepcopy(_SCALARS[hint])
 
 
-_STRING = {"type": "string"}
-_URL = {"type": "string"}
-_INT = {"type": "integer"}
-_BOOL = {"type": "boolean"}
-_TIME = _nullable({"type": "string", "description": "ISO time in UTC, e.g. 2019-01-17T15:13:02.754000"})
-_REF = {
-    "type": "object",
-    "required": ["id", "url"],
-    "properties": {"id": _STRING, "url": _URL},
-}
-
-
-def _object(properties: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties, **extra}
-    required = list(properties) if required is None else required
+def _object(shape: Any, components: set[str]) -> Schema:
+    hints = get_type_hints(shape, include_extras=True)
+    schema: Schema = {
+        "type": "object",
+        "properties": {name: _schema_of(hint, components) for name, hint in hints.items()},
+    }
+    # NotRequired read from the hint: with postponed annotations __required_keys__ misses it.
+    required = [name for name, hint in hints.items() if get_origin(hint) is not typing.NotRequired]
     if required:  # OpenAPI 3.0 allows no empty list here
         schema["required"] = required
     return schema
 
 
-def _job_payload() -> dict[str, Any]:
-    emails = {"type": "array", "items": {"type": "string", "format": "email"}}
-    hook = _object(
-        {
-            "url": {"type": "string", "pattern": "^https?://"},
-            "headers": {"type": "object", "additionalProperties": _STRING},
-            "retries": {"type": "integer", "minimum": 0},
-        },
-        required=["url"],
-        additionalProperties=False,
-    )
-    count = {"type": "integer", "minimum": 0}
-    return _object(
-        {
-            "image": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/:@-]*$", "example": "task1:latest"},
-            "command": {"type": "string", "minLength": 1, "example": "ls -lah"},
-            "envs": _nullable({"type": "object", "additionalProperties": _STRING}),
-            "metadata": _nullable({"type": "object", "additionalProperties": True}),
-            "retries": _nullable(count),
-            "timeout": _nullable({"type": "integer", "minimum": 1}),
-            "expiration": _nullable(count),
-            "startAt": _nullable({"type": "integer", "minimum": 0, "maximum": _LATEST_TIMESTAMP}),
-            "startIn": _nullable({"type": "string", "pattern": "^([0-9]+[dhms])+$", "example": "2h30m50s"}),
-            "cron": _nullable({"type": "string", "example": "*/5 * * * *"}),
-            "timezone": _nullable({"type": "string", "example": "Europe/Berlin"}),
-            "concurrencyPolicy": {"type": "string", "enum": list(CONCURRENCY_POLICIES)},
-            "startingDeadlineSeconds": _nullable(count),
-            "retryBackoff": _nullable(
-                _object(
-                    {key: {"type": "number", "minimum": 0} for key in ("minMs", "factor", "maxMs")},
-                    required=[],
-                    additionalProperties=False,
-                )
-            ),
-            "notify": _nullable(
-                _object({event: emails for event in NOTIFY_EVENTS}, required=[], additionalProperties=False)
-            ),
-            "webhooks": _nullable(
-                _object(
-                    {event: {"type": "array", "items": hook} for event in WEBHOOK_EVENTS},
-                    required=[],
-                    additionalProperties=False,
-                )
-            ),
-        },
-        required=["image", "command"],
-        additionalProperties=False,
-        description="The job body (job-payload.md). Unknown keys are refused; null is the same as absent.",
-    )
+def _component(shape: Any, components: set[str]) -> Schema:
+    schema = _object(shape, components - {shape.__name__})
+    if shape.__doc__:
+        schema["description"] = inspect.cleandoc(shape.__doc__)
+    return schema
 
 
-def _execution() -> dict[str, Any]:
-    return _object(
-        {
-            "command": _STRING,
-            "createdAt": _TIME,
-            "error": _STRING,
-            "executionId": _STRING,
-            "exitCode": _nullable(_INT),
-            "finishedAt": _TIME,
-            "image": _STRING,
-            "log": _STRING,
-            "logTruncated": _BOOL,
-            "errorTruncated": _BOOL,
-            "metadata": _object(
-                {
-                    "container_id": _nullable(_STRING),
-                    "docker_host": _nullable(_STRING),
-                    "docker_port": _nullable(_INT),
-                    "attempt": _INT,
-                    "queue_message_id": _nullable(_STRING),
-                }
-            ),
-            "requestIP": _nullable(_STRING),
-            "scheduledFor": _TIME,
-            "retryOf": _nullable(_STRING),
-            "startedAt": _TIME,
-            "status": {"type": "string", "enum": [status.value for status in ExecutionStatus]},
-            "url": _URL,
+def _answer_type(route: Route) -> object:
+    if route.answer is not None:
+        return route.answer
+    returned = get_type_hints(route.view).get("return")
+    candidates = get_args(returned) if get_origin(returned) in (Union, types.UnionType) else (returned,)
+    return next((each for each in candidates if is_typeddict(each) or get_origin(each) is dict), returned)
+
+
+def _shapes(routes: Iterable[Route]) -> list[Any]:
+    """Every TypedDict a route takes or answers, and the shared ones."""
+    found: list[Any] = list(_SHARED)
+    for route in routes:
+        answers = [_answer_type(route), route.body]
+        answers += [each.shape for each in (*route.answers, *(a for p in route.params for a in p.answers))]
+        found += [shape for shape in answers if is_typeddict(shape) and shape not in found]
+    return found
+
+
+def _summary(route: Route) -> str:
+    doc = inspect.getdoc(route.view) or route.view.__name__.replace("_", " ")
+    return " ".join(doc.split("\n\n")[0].split()).rstrip(".")
+
+
+def _described(shape: object) -> str:
+    return inspect.cleandoc(getattr(shape, "__doc__", None) or "The answer").splitlines()[0].rstrip(".")
+
+
+def _json(shape: object, description: str, components: set[str]) -> Schema:
+    if shape is None:
+        return {"description": description}
+    return {"description": description, "content": {"application/json": {"schema": _schema_of(shape, components)}}}
+
+
+def _responses(route: Route, components: set[str]) -> Schema:
+    answer = _answer_type(route)
+    responses: Schema
+    if isinstance(answer, Media):
+        responses = {
+            "200": {"description": answer.description, "content": {answer.media_type: {"schema": {"type": "string"}}}}
         }
-    )
+        extra = list(answer.also)
+    else:
+        description = _described(answer) if is_typeddict(answer) else "A JSON object"
+        responses = {"200": _json(answer, description, components)}
+        extra = []
+    headers = {name: header for param in route.params for name, header in param.headers.items()}
+    if headers:
+        responses["200"]["headers"] = deepcopy(headers)
+    extra += [*route.answers, *(each for param in route.params for each in param.answers)]
+    if not route.public:
+        extra += _CLIENT_ERRORS
+    for each in sorted(extra, key=lambda a: a.status):  # a 200 among them replaces the derived one
+        responses[str(each.status)] = _json(each.shape, each.description, components)
+    return responses
 
 
-def _page(item: dict[str, Any]) -> dict[str, Any]:
-    return _object(
-        {
-            "hasNext": _BOOL,
-            "hasPrev": _BOOL,
-            "items": {"type": "array", "items": item},
-            "nextUrl": _nullable(_URL),
-            "page": _INT,
-            "pages": _INT,
-            "perPage": _INT,
-            "prevUrl": _nullable(_URL),
-            "total": _INT,
-        }
-    )
-
-
-def _schemas() -> dict[str, Any]:
-    job_answer = {"jobId": _STRING, "jobUrl": _URL, "taskId": _STRING, "taskUrl": _URL}
-    executions_pagination = deepcopy(_page(_STRING))
-    del executions_pagination["properties"]["items"]
-    executions_pagination["required"].remove("items")
+def _param(param: Param) -> Schema:
     return {
-        "Error": _object(
-            {"error": _STRING, "field": _STRING},
-            required=["error"],
-            additionalProperties=True,
-            description="Every error answer: what is wrong and, where it applies, which field.",
-        ),
-        "JobPayload": _job_payload(),
-        "Enqueued": _object(
-            {
-                **job_answer,
-                "executionId": _nullable(_STRING),
-                "executionUrl": _nullable(_URL),
-                "queueJobId": _nullable(_STRING),
-            }
-        ),
-        "JobSaved": _object({**job_answer, "queueJobId": _nullable(_STRING)}),
-        "JobStopped": _object(job_answer),
-        "TaskSummary": _object(
-            {"createdAt": _TIME, "jobsCount": _INT, "lastModifiedAt": _TIME, "taskId": _STRING, "url": _URL}
-        ),
-        "TaskPage": _page(_ref("TaskSummary")),
-        "TaskDetails": _object({"jobs": {"type": "array", "items": _REF}, "taskId": _STRING}),
-        "Execution": _execution(),
-        "JobDetails": _object(
-            {
-                "job": _object(
-                    {
-                        "createdAt": _TIME,
-                        "executionCount": _INT,
-                        "executions": {"type": "array", "items": _ref("Execution")},
-                        "executionsPagination": executions_pagination,
-                        "jobId": _STRING,
-                        "lastModifiedAt": _TIME,
-                        "metadata": {"type": "object", "additionalProperties": True},
-                        "nextRunAt": _TIME,
-                        "scheduled": _BOOL,
-                        "skippedTicks": _INT,
-                        "taskId": _STRING,
-                    }
-                ),
-                "task": _REF,
-            }
-        ),
-        "ExecutionDetails": _object({"execution": _ref("Execution"), "job": _REF, "task": _REF}),
-        "ExecutionStopped": _object({"execution": _REF, "job": _REF, "task": _REF}),
-        "Status": _object(
-            {
-                "containers": {"type": "object", "additionalProperties": True},
-                "hosts": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-                "jobs": {"type": "object", "additionalProperties": True},
-                "pools": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-                "queues": {"type": "object", "additionalProperties": True},
-                "tasks": {"type": "object", "additionalProperties": True},
-            },
-            description="The farm: hosts and their containers, pools, queues, jobs and tasks.",
-        ),
-        "HostRef": _object(
-            {"host": {"type": "string", "pattern": "^[^\\s:]+:[0-9]{1,5}$", "example": "runner-1:2375"}},
-            required=["host"],
-        ),
-        "Host": _object({"host": _STRING, "pool": _STRING, "blacklisted": _BOOL}),
-        "Health": _object(
-            {
-                "errors": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-                "dynamodb": _BOOL,
-                "sqs": _BOOL,
-                "s3": _BOOL,
-            }
-        ),
+        "name": param.name,
+        "in": param.where,
+        "required": param.required or param.where == "path",
+        "description": param.description,
+        "schema": {"type": "string", **param.schema},
     }
 
 
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+def _parameters(route: Route) -> list[Schema]:
+    path_params = [PATH_PARAMS[name] for name in re.findall(r"{(\w+)}", route.path)]
+    return [_param(param) for param in path_params + list(route.params)]
 
 
-_ERRORS = {
-    "400": _json("Error", "A client mistake: malformed body, wrong type, bad parameter"),
-    "401": _json("Error", "Auth is on and the request has no valid credentials"),
-    "404": _json("Error", "Unknown task, job or execution"),
-}
-_TEXT = {
-    "200": {"description": "The text", "content": {"text/plain": {"schema": _STRING}}},
-    "302": {"description": "Larger than a response may be: a short-lived link to the object in S3"},
-}
-
-
-def _param(
-    name: str, where: str = "path", description: str = "", required: bool = False, **schema: Any
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": required or where == "path",
-        "description": description,
-        "schema": {"type": "string", **schema},
+def _operation(route: Route, components: set[str]) -> Schema:
+    operation: Schema = {
+        "summary": _summary(route) + (" (older /job/ form)" if route.deprecated else ""),
+        "parameters": _parameters(route),
+        "responses": _responses(route, components),
     }
-
-
-_PAGE = _param("page", "query", "Page number, from 1 (the default)", pattern="^[0-9]*$")
-_TASK = _param("task_id", description="The task's name", pattern=TASK_ID_PATTERN, example="send-welcome-mail")
-_JOB = _param("job_id", description="The job's UUID (a UUID4)", format="uuid")
-_EXEC = _param("execution_id", description="The execution's id (a UUID)", format="uuid")
-
-
-def _operation(
-    summary: str,
-    responses: dict[str, Any],
-    params: list[dict[str, Any]],
-    body: bool = False,
-    public: bool = False,
-    errors: tuple[str, ...] = ("400", "401", "404"),
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "parameters": params,
-        "responses": {**responses, **{code: _ERRORS[code] for code in errors if not (public and code == "401")}},
-    }
-    if body:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref("JobPayload")}},
-        }
-    if public:
+    if route.body is not None:
+        body = _ref(JOB_BODY) if route.body == JOB_BODY else _schema_of(route.body, components)
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if route.public:
         operation["security"] = []
+    if route.deprecated:
+        operation["deprecated"] = True
     return operation
 
 
-def _paths() -> dict[str, dict[str, Any]]:
-    task, job, execution = [_TASK], [_TASK, _JOB], [_TASK, _JOB, _EXEC]
-    idempotency_key = _param(
-        "Idempotency-Key", "header", "Repeat within the window → the first answer again", maxLength=255
-    )
-    enqueue = _operation(
-        "Enqueue a job",
-        {
-            "200": {
-                **_json("Enqueued", "The job, and its execution unless it is delayed"),
-                "headers": {
-                    "Idempotent-Replayed": {
-                        "description": "With an Idempotency-Key: true when this is the answer of an earlier request",
-                        "schema": {"type": "string", "enum": ["true", "false"]},
-                    }
-                },
-            },
-            "409": _json("Error", "A request with this Idempotency-Key is still being handled"),
-            "422": _json("Error", "This Idempotency-Key was used with another body"),
-            "503": _json("Error", "The idempotency store cannot be reached"),
-        },
-        [*task, idempotency_key],
-        body=True,
-    )
-    paths: dict[str, dict[str, Any]] = {
-        "/healthcheck/": {
-            "get": _operation(
-                "Health of the service's dependencies",
-                {"200": _json("Health", "All reachable"), "503": _json("Health", "A dependency is failing")},
-                [],
-                public=True,
-                errors=(),
-            )
-        },
-        "/openapi.json": {
-            "get": _operation(
-                "This document",
-                {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}},
-                [],
-                public=True,
-                errors=(),
-            )
-        },
-        "/tasks/": {"get": _operation("All tasks, newest first", {"200": _json("TaskPage", "A page")}, [_PAGE])},
-        "/search/": {
-            "get": _operation(
-                "Tasks whose id has this whole word",
-                {"200": _json("TaskPage", "A page")},
-                [
-                    _param("query", "query", "A whole word of a task id, or a whole id", required=True, minLength=1),
-                    _PAGE,
-                ],
-            )
-        },
-        "/tasks/{task_id}/": {
-            "get": _operation("A task's jobs", {"200": _json("TaskDetails", "The task")}, task),
-            "post": enqueue,
-        },
-        JOB + "/": {
-            "get": _operation(
-                "A job and its executions, newest first", {"200": _json("JobDetails", "The job")}, [*job, _PAGE]
-            ),
-            "put": _operation("Create or replace a job", {"200": _json("JobSaved", "Saved")}, job, body=True),
-        },
-        JOB + "/stop/": {
-            "post": _operation("Stop a job and its schedule", {"200": _json("JobStopped", "Stopped")}, job)
-        },
-        JOB + "/retry/": {
-            "post": _operation("Run the job again now", {"200": _json("Enqueued", "The new execution")}, job)
-        },
-        EXECUTION + "/": {
-            "get": _operation("One execution", {"200": _json("ExecutionDetails", "The execution")}, execution)
-        },
-        EXECUTION + "/stop/": {
-            "post": _operation("Stop one execution", {"200": _json("ExecutionStopped", "Stopping")}, execution)
-        },
-    }
-    host_body = {"required": True, "content": {"application/json": {"schema": _ref("HostRef")}}}
-    last_host = _json("Error", "The last available host of its pool cannot be blacklisted")
-    paths["/status/"] = {"get": _operation("The farm's state", {"200": _json("Status", "The farm")}, [])}
-    paths["/docker-executor/blacklist"] = {
-        method: {
-            **_operation(summary, {"200": _json("Host", "The host"), "409": last_host}, []),
-            "requestBody": deepcopy(host_body),
-        }
-        for method, summary in (("post", "Take no new work on a host"), ("delete", "Let a host take work again"))
-    }
-    page = {"200": {"description": "An HTML page", "content": {"text/html": {"schema": _STRING}}}}
-    api_key = _param("apiKey", "query", "An API key, for a page opened by link (passed on to its WebSocket)")
-    paths[JOB + "/stream/"] = {
-        "get": _operation("A page tailing the last execution's log live", deepcopy(page), [*job, api_key])
-    }
-    paths[JOB + "/stream/executions/{execution_id}/"] = {
-        "get": _operation("A page tailing one execution's log live", deepcopy(page), [*execution, api_key])
-    }
-    _link_enqueued(paths)
-    for stream, what in (("logs", "stdout + '\\n-=-\\n' + stderr"), ("stdout", "stdout"), ("stderr", "stderr")):
-        paths[f"{JOB}/{stream}/"] = {"get": _operation(f"The last execution's {what}", deepcopy(_TEXT), job)}
-        paths[f"{EXECUTION}/{stream}/"] = {"get": _operation(f"One execution's {what}", deepcopy(_TEXT), execution)}
-    for path in [p for p in paths if "/jobs/" in p]:
-        singular = deepcopy(paths[path])
-        for operation in singular.values():
-            operation["deprecated"] = True
-            operation["summary"] += " (older /job/ form)"
-        paths[path.replace("/jobs/", "/job/")] = singular
+def documented_path(route: Route) -> str:
+    return route.path + "/" if route.slash else route.path
+
+
+def _paths(routes: list[Route], components: set[str]) -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        path = documented_path(route)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(route, components)
+    _link_enqueued(routes, paths)
+    for path, item in paths.items():
+        for method, operation in item.items():
+            operation["operationId"] = _operation_id(method, path)
     return paths
 
 
-def _link_enqueued(paths: dict[str, dict[str, Any]]) -> None:
+def _link_enqueued(routes: list[Route], paths: dict[str, dict[str, Any]]) -> None:
     """OpenAPI links from the ids an enqueue answers to the routes that take them (clients and
-    stateful fuzzers follow them)."""
+    stateful fuzzers follow them): on every operation answering ``Enqueued``."""
+    job = "/tasks/{task_id}/jobs/{job_id}/"
+    execution = job + "executions/{execution_id}/"
     job_params = {"task_id": "$request.path.task_id", "job_id": "$response.body#/jobId"}
     execution_params = {**job_params, "execution_id": "$response.body#/executionId"}
     targets = {
-        "GetJob": ("get", JOB + "/", job_params),
-        "StopJob": ("post", JOB + "/stop/", job_params),
-        "RetryJob": ("post", JOB + "/retry/", job_params),
-        "GetExecution": ("get", EXECUTION + "/", execution_params),
-        "StopExecution": ("post", EXECUTION + "/stop/", execution_params),
-        "GetExecutionLogs": ("get", EXECUTION + "/logs/", execution_params),
+        "GetJob": ("get", job, job_params),
+        "StopJob": ("post", job + "stop/", job_params),
+        "RetryJob": ("post", job + "retry/", job_params),
+        "GetExecution": ("get", execution, execution_params),
+        "StopExecution": ("post", execution + "stop/", execution_params),
+        "GetExecutionLogs": ("get", execution + "logs/", execution_params),
     }
     links = {
         name: {"operationId": _operation_id(method, path), "parameters": params}
         for name, (method, path, params) in targets.items()
     }
-    paths["/tasks/{task_id}/"]["post"]["responses"]["200"]["links"] = links
-    paths[JOB + "/retry/"]["post"]["responses"]["200"] = {
-        **paths[JOB + "/retry/"]["post"]["responses"]["200"],
-        "links": links,
-    }
+    for route in routes:
+        if _answer_type(route) is views.Enqueued:
+            paths[documented_path(route)][route.method.lower()]["responses"]["200"]["links"] = deepcopy(links)
 
 
-def document(server_url: str = "", auth_required: bool = False) -> dict[str, Any]:
+def document(server_url: str = "", auth_required: bool = False, routes: list[Route] | None = None) -> dict[str, Any]:
     """The whole OpenAPI document; ``server_url`` is the base the API is reached at, and
     ``auth_required`` says whether credentials are configured (then no route but the public ones
-    may be called without)."""
-    paths = _paths()
-    for path, item in paths.items():
-        for method, operation in item.items():
-            operation["operationId"] = _operation_id(method, path)
+    may be called without). ``routes``: those ``app.py`` registered, by default."""
+    routes = ROUTES if routes is None else routes
+    shapes = _shapes(routes)
+    components = {shape.__name__ for shape in shapes} | {JOB_BODY}
+    schemas = {shape.__name__: _component(shape, components) for shape in shapes}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -431,7 +237,7 @@ def document(server_url: str = "", auth_required: bool = False) -> dict[str, Any
         },
         "servers": [{"url": server_url or "/"}],
         "components": {
-            "schemas": _schemas(),
+            "schemas": {JOB_BODY: job_schema.openapi_schema(), **schemas},
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -440,15 +246,10 @@ def document(server_url: str = "", auth_required: bool = False) -> dict[str, Any
         },
         # Auth is off unless configured: then {} (no credentials) is one of the alternatives.
         "security": [{"basic": []}, {"bearer": []}, {"apiKey": []}] + ([] if auth_required else [{}]),
-        "paths": paths,
+        "paths": _paths(routes, components),
     }
 
 
 def _operation_id(method: str, path: str) -> str:
     words = "".join(c if c.isalnum() else " " for c in path).split()
     return "_".join([method, *words])
-
-
-def route_keys(spec: dict[str, Any]) -> set[tuple[str, str]]:
-    """(path without its final slash, METHOD) of every operation of ``spec``."""
-    return {("/" + path.strip("/"), method.upper()) for path, item in spec["paths"].items() for method in item}

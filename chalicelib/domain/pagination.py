@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Generic, TypedDict, TypeVar, cast
 
 from chalicelib.domain.errors import ValidationError
 
@@ -16,6 +17,26 @@ def parse_page(raw: str | None) -> int:
     if page < 1:
         raise ValidationError(f"page must be a positive integer, got {raw!r}", field="page")
     return page
+
+
+T = TypeVar("T")
+
+
+class Paging(TypedDict):
+    """Where a page is in its listing."""
+
+    hasNext: bool
+    hasPrev: bool
+    nextUrl: str | None
+    page: int
+    pages: int
+    perPage: int
+    prevUrl: str | None
+    total: int
+
+
+class PageOf(Paging, Generic[T]):
+    items: list[T]
 
 
 @dataclass(frozen=True)
@@ -36,7 +57,7 @@ class Page:
     def has_prev(self) -> bool:
         return self.page > 1
 
-    def envelope(self, items: list[dict[str, object]], url_for_page: str) -> dict[str, object]:
+    def envelope(self, items: list[T], url_for_page: str) -> PageOf[T]:
         """The document's pagination keys; ``url_for_page`` has a ``{page}`` placeholder."""
         return {
             "hasNext": self.has_next,
@@ -49,3 +70,8 @@ class Page:
             "prevUrl": url_for_page.format(page=self.page - 1) if self.has_prev else None,
             "total": self.total,
         }
+
+    def paging(self, url_for_page: str) -> Paging:
+        """The envelope without its items (a job's executions are listed inside the job)."""
+        envelope: PageOf[object] = self.envelope([], url_for_page)
+        return cast(Paging, {key: value for key, value in envelope.items() if key != "items"})

@@ -6,6 +6,7 @@ from chalicelib.adapters import host_registry
 from chalicelib.adapters.models import HostModel
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.hosts import is_available, parse_host_id
+from chalicelib.services.views import Host
 
 
 def _require_host(host_id_text: str) -> HostModel:
@@ -43,6 +44,6 @@ def set_blacklisted(host_id_text: str, blacklisted: bool, now: float) -> HostMod
     )
 
 
-def answer(host: HostModel) -> dict[str, object]:
+def answer(host: HostModel) -> Host:
     """The blacklist routes' answer."""
     return {"host": host.host_id, "pool": host.pool, "blacklisted": bool(host.blacklisted)}

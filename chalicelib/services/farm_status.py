@@ -13,7 +13,7 @@ from chalicelib.adapters import counters, host_registry, job_queue, job_reposito
 from chalicelib.adapters.models import HostModel
 from chalicelib.domain.hosts import CLOSED, is_alive, is_available
 from chalicelib.domain.urls import Urls
-from chalicelib.services.views import to_iso_epoch
+from chalicelib.services.views import Status, to_iso_epoch
 from chalicelib.settings import get_settings
 
 # Scheduled jobs listed (soonest first); the count of all jobs is the counter's.
@@ -58,7 +58,7 @@ def _queues() -> dict[str, Any]:
     return queues
 
 
-def status(urls: Urls, now: float) -> dict[str, Any]:
+def status(urls: Urls, now: float) -> Status:
     host_items = host_registry.all_hosts()
     running = [
         {**container, "host": item.host, "port": int(item.port), "pool": item.pool}

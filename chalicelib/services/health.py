@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters import job_queue, log_store, task_repository
+from chalicelib.services.views import Health
 from chalicelib.settings import get_settings
 
 
@@ -18,13 +19,15 @@ def _checks() -> dict[str, Callable[[], object]]:
     }
 
 
-def check() -> tuple[bool, dict[str, Any]]:
-    report: dict[str, Any] = {"errors": []}
+def check() -> tuple[bool, Health]:
+    errors: list[dict[str, Any]] = []
+    reached: dict[str, bool] = {}
     for name, probe in _checks().items():
         try:
             probe()
-            report[name] = True
+            reached[name] = True
         except Exception as exc:  # noqa: BLE001 - any failure is the answer here
-            report[name] = False
-            report["errors"].append({"dependency": name, "error": f"{type(exc).__name__}: {exc}"})
-    return not report["errors"], report
+            reached[name] = False
+            errors.append({"dependency": name, "error": f"{type(exc).__name__}: {exc}"})
+    report: Health = {"errors": errors, "dynamodb": reached["dynamodb"], "sqs": reached["sqs"], "s3": reached["s3"]}
+    return not errors, report

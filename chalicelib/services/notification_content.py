@@ -27,11 +27,13 @@ def links(settings: Settings) -> Urls:
 
 def payload(event: str, job: JobModel, execution: ExecutionModel, settings: Settings) -> dict[str, Any]:
     urls = links(settings)
-    body = views.execution(execution, urls)
+    body: dict[str, Any] = {**views.execution(execution, urls)}
+    metadata: dict[str, Any] = {**body["metadata"]}
     for key in _DISPATCH_KEYS:
-        body["metadata"].pop(key, None)
+        metadata.pop(key, None)
     spec = dict(job.spec)
-    body["metadata"]["custom"] = spec.get("metadata") or {}
+    metadata["custom"] = spec.get("metadata") or {}
+    body["metadata"] = metadata
     execution_url = urls.execution(execution.task_id, execution.job_id, execution.execution_id)
     body.update(
         {

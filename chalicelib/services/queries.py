@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalicelib.adapters import counters, execution_repository, job_repository, task_repository
 from chalicelib.domain.errors import NotFound, ValidationError
 from chalicelib.domain.pagination import Page
@@ -14,7 +12,7 @@ from chalicelib.services.lookups import require_execution, require_job
 from chalicelib.settings import get_settings
 
 
-def list_tasks(page: int, urls: Urls) -> dict[str, Any]:
+def list_tasks(page: int, urls: Urls) -> views.TaskPage:
     per_page = get_settings().tasks_per_page
     paging = Page(page, per_page, counters.count(counters.TASKS))
     # Past the last page there is nothing to read (and no huge Limit to send DynamoDB).
@@ -22,7 +20,7 @@ def list_tasks(page: int, urls: Urls) -> dict[str, Any]:
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.tasks_page())
 
 
-def search_tasks(query: str, page: int, urls: Urls) -> dict[str, Any]:
+def search_tasks(query: str, page: int, urls: Urls) -> views.TaskPage:
     """Tasks having ``query`` as a whole word of their id (``world`` finds ``hello-world``)."""
     text = query.strip().lower()
     if not text:
@@ -38,14 +36,14 @@ def search_tasks(query: str, page: int, urls: Urls) -> dict[str, Any]:
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))
 
 
-def task_details(task_id: str, urls: Urls) -> dict[str, Any]:
+def task_details(task_id: str, urls: Urls) -> views.TaskDetails:
     if task_repository.get_task(task_id) is None:
         raise NotFound(f"task {task_id!r} does not exist", taskId=task_id)
     jobs = job_repository.list_jobs(task_id)
     return {"jobs": [views.job_ref(task_id, job.job_id, urls) for job in jobs], "taskId": task_id}
 
 
-def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> dict[str, Any]:
+def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> views.JobDetails:
     job = require_job(task_id, job_id)
     per_page = get_settings().executions_per_page
     paging = Page(page, per_page, int(job.execution_count or 0))
@@ -53,7 +51,7 @@ def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> dict[str, A
     return views.job_details(job, executions, paging, urls)
 
 
-def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> dict[str, Any]:
+def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> views.ExecutionDetails:
     execution = require_execution(task_id, job_id, execution_id)
     return {
         "execution": views.execution(execution, urls),

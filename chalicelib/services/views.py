@@ -1,19 +1,231 @@
-"""Shapes of the API's JSON answers, exactly as the API document spells them."""
+"""Shapes of the API's JSON answers, exactly as the API document spells them.
+
+Each answer is a TypedDict here, and the OpenAPI document's answer components are read from these
+types (``api/openapi.py``): a shape is written once. A component's description is its docstring.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.clock import to_iso
-from chalicelib.domain.pagination import Page
+from chalicelib.domain.pagination import Page, Paging
 from chalicelib.domain.redaction import redact_envs, redact_webhooks
+from chalicelib.domain.shapes import IsoTime, Keywords
+from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.urls import Urls
 from chalicelib.settings import get_settings
 
 
-def task_summary(task: TaskModel, urls: Urls) -> dict[str, Any]:
+class Error(TypedDict):
+    """Every error answer: what is wrong and, where it applies, which field (other keys may follow)."""
+
+    error: str
+    field: NotRequired[str]
+
+
+class Ref(TypedDict):
+    id: str
+    url: str
+
+
+class JobStopped(TypedDict):
+    """The job"""
+
+    jobId: str
+    jobUrl: str
+    taskId: str
+    taskUrl: str
+
+
+class JobSaved(JobStopped):
+    """The job, saved"""
+
+    queueJobId: str | None
+
+
+class Enqueued(JobSaved):
+    """The job, and its execution unless it is delayed"""
+
+    executionId: str | None
+    executionUrl: str | None
+
+
+class TaskSummary(TypedDict):
+    createdAt: IsoTime
+    jobsCount: int
+    lastModifiedAt: IsoTime
+    taskId: str
+    url: str
+
+
+class TaskPage(Paging):
+    """A page of tasks"""
+
+    items: list[TaskSummary]
+
+
+class TaskDetails(TypedDict):
+    """The task's jobs"""
+
+    jobs: list[Ref]
+    taskId: str
+
+
+class ExecutionMetadata(TypedDict):
+    container_id: str | None
+    docker_host: str | None
+    docker_port: int | None
+    attempt: int
+    queue_message_id: str | None
+    webhookDispatch: list[dict[str, Any]]
+    notifyDispatch: list[dict[str, Any]]
+
+
+class Execution(TypedDict):
+    command: str
+    createdAt: IsoTime
+    error: str
+    executionId: str
+    exitCode: int | None
+    finishedAt: IsoTime
+    image: str
+    log: str
+    logTruncated: bool
+    errorTruncated: bool
+    metadata: ExecutionMetadata
+    requestIP: str | None
+    scheduledFor: IsoTime
+    retryOf: str | None
+    startedAt: IsoTime
+    status: Annotated[str, Keywords(enum=[status.value for status in ExecutionStatus])]
+    url: str
+
+
+class JobMetadata(TypedDict):
+    command: str | None
+    concurrencyPolicy: str
+    cron: str | None
+    custom: dict[str, Any]
+    enqueued_id: str | None
+    envs: dict[str, str]
+    expiration: int | None
+    image: str | None
+    notify: dict[str, list[str]]
+    retries: int
+    retryBackoff: dict[str, float] | None
+    retry_count: int
+    startAt: int | None
+    startIn: str | None
+    startingDeadlineSeconds: int | None
+    timeout: int
+    timezone: str | None
+    webhooks: dict[str, list[dict[str, Any]]]
+
+
+class JobView(TypedDict):
+    createdAt: IsoTime
+    executionCount: int
+    executions: list[Execution]
+    executionsPagination: Paging
+    jobId: str
+    lastModifiedAt: IsoTime
+    metadata: JobMetadata
+    nextRunAt: IsoTime
+    scheduled: bool
+    skippedTicks: int
+    taskId: str
+
+
+class JobDetails(TypedDict):
+    """The job and a page of its executions, newest first"""
+
+    job: JobView
+    task: Ref
+
+
+class ExecutionDetails(TypedDict):
+    """The execution"""
+
+    execution: Execution
+    job: Ref
+    task: Ref
+
+
+class ExecutionStopped(TypedDict):
+    """The execution, stopping"""
+
+    execution: Ref
+    job: Ref
+    task: Ref
+
+
+class Status(TypedDict):
+    """The farm: hosts and their containers, pools, queues, jobs and tasks."""
+
+    containers: dict[str, Any]
+    hosts: list[dict[str, Any]]
+    jobs: dict[str, Any]
+    pools: list[dict[str, Any]]
+    queues: dict[str, Any]
+    tasks: dict[str, Any]
+
+
+class HostRef(TypedDict):
+    """The body of the blacklist routes."""
+
+    host: Annotated[str, Keywords(pattern=r"^[^\s:]+:[0-9]{1,5}$", example="runner-1:2375")]
+
+
+class Host(TypedDict):
+    """The host"""
+
+    host: str
+    pool: str
+    blacklisted: bool
+
+
+class Health(TypedDict):
+    """Each dependency: reachable or not, and the errors met"""
+
+    errors: list[dict[str, Any]]
+    dynamodb: bool
+    sqs: bool
+    s3: bool
+
+
+class DispatchRecords(TypedDict):
+    webhookDispatch: list[dict[str, Any]]
+    notifyDispatch: list[dict[str, Any]]
+
+
+def job_stopped(task_id: str, job_id: str, urls: Urls) -> JobStopped:
+    return {"jobId": job_id, "jobUrl": urls.job(task_id, job_id), "taskId": task_id, "taskUrl": urls.task(task_id)}
+
+
+def job_saved(task_id: str, job_id: str, queue_job_id: str | None, urls: Urls) -> JobSaved:
+    return {**job_stopped(task_id, job_id, urls), "queueJobId": queue_job_id}
+
+
+def enqueued(task_id: str, job_id: str, queue_job_id: str | None, execution_id: str | None, urls: Urls) -> Enqueued:
+    return {
+        **job_saved(task_id, job_id, queue_job_id, urls),
+        "executionId": execution_id,
+        "executionUrl": urls.execution(task_id, job_id, execution_id) if execution_id else None,
+    }
+
+
+def execution_stopped(task_id: str, job_id: str, execution_id: str, urls: Urls) -> ExecutionStopped:
+    return {
+        "execution": {"id": execution_id, "url": urls.execution(task_id, job_id, execution_id)},
+        "job": job_ref(task_id, job_id, urls),
+        "task": task_ref(task_id, urls),
+    }
+
+
+def task_summary(task: TaskModel, urls: Urls) -> TaskSummary:
     return {
         "createdAt": to_iso(task.created_at),
         "jobsCount": int(task.jobs_count or 0),
@@ -23,15 +235,16 @@ def task_summary(task: TaskModel, urls: Urls) -> dict[str, Any]:
     }
 
 
-def task_ref(task_id: str, urls: Urls) -> dict[str, str]:
+def task_ref(task_id: str, urls: Urls) -> Ref:
     return {"id": task_id, "url": urls.task(task_id)}
 
 
-def job_ref(task_id: str, job_id: str, urls: Urls) -> dict[str, str]:
+def job_ref(task_id: str, job_id: str, urls: Urls) -> Ref:
     return {"id": job_id, "url": urls.job(task_id, job_id)}
 
 
-def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
+def execution(item: ExecutionModel, urls: Urls) -> Execution:
+    records = dispatch_records(item)
     return {
         "command": item.command,
         "createdAt": to_iso(item.created_at),
@@ -49,7 +262,8 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
             "docker_port": None if item.docker_port is None else int(item.docker_port),
             "attempt": int(item.attempt or 0),
             "queue_message_id": item.queue_message_id,
-            **dispatch_records(item),
+            "webhookDispatch": records["webhookDispatch"],
+            "notifyDispatch": records["notifyDispatch"],
         },
         "requestIP": item.request_ip,
         "scheduledFor": to_iso(item.scheduled_for),
@@ -60,21 +274,21 @@ def execution(item: ExecutionModel, urls: Urls) -> dict[str, Any]:
     }
 
 
-def dispatch_records(item: ExecutionModel) -> dict[str, list[dict[str, Any]]]:
+def dispatch_records(item: ExecutionModel) -> DispatchRecords:
     """The execution's webhook POSTs and e-mails, attempt by attempt (fastlane's
     ``webhookDispatch``; ``notifyDispatch`` for e-mails)."""
-    records: dict[str, list[dict[str, Any]]] = {"webhookDispatch": [], "notifyDispatch": []}
+    records: DispatchRecords = {"webhookDispatch": [], "notifyDispatch": []}
     for raw in item.dispatches or []:
         record = dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
         channel = record.pop("channel", "webhook")
         for key in ("attempt", "statusCode", "durationMs"):
             if key in record:
                 record[key] = int(record[key])
-        records["notifyDispatch" if channel == "email" else "webhookDispatch"].append(record)
+        (records["notifyDispatch"] if channel == "email" else records["webhookDispatch"]).append(record)
     return records
 
 
-def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> dict[str, Any]:
+def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMetadata:
     spec = dict(job.spec)
     words = get_settings().secret_env_words
     return {
@@ -99,9 +313,8 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> dict[st
     }
 
 
-def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, urls: Urls) -> dict[str, Any]:
-    paging = page.envelope([], urls.job_page(job.task_id, job.job_id))
-    paging.pop("items")
+def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, urls: Urls) -> JobDetails:
+    paging = page.paging(urls.job_page(job.task_id, job.job_id))
     return {
         "job": {
             "createdAt": to_iso(job.created_at),
