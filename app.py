@@ -32,7 +32,7 @@ from chalicelib.domain.errors import SlipwayError, ValidationError
 from chalicelib.domain.hosts import parse_host_id
 from chalicelib.domain.pagination import parse_page
 from chalicelib.domain.payload import parse_body
-from chalicelib.domain.urls import Urls
+from chalicelib.domain.urls import Urls, request_base_url
 from chalicelib.logs_setup import install_redaction
 from chalicelib.services import (
     blacklist,
@@ -54,7 +54,10 @@ from chalicelib.settings import get_settings
 
 app = Chalice(app_name="slipway")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
-settings = get_settings()
+# The few settings that shape the app itself, read when Chalice declares the routes (and when
+# `chalice package` does): the gateway authorizer, whether CORS preflight routes exist, and the
+# notifications queue of the SQS handler. Requests read the settings at their own time.
+declared = get_settings()
 install_redaction()
 
 JOB = "/tasks/{task_id}/jobs/{job_id}"
@@ -64,7 +67,7 @@ EXECUTION = JOB + "/executions/{execution_id}"
 
 
 def gateway_authorizer(spec: str) -> IAMAuthorizer | CognitoUserPoolAuthorizer | None:
-    """The API Gateway authorizer named by ``settings.api_authorizer`` (see settings.py)."""
+    """The API Gateway authorizer named by ``api_authorizer`` (see settings.py)."""
     authorizer = parse_authorizer(spec)
     if authorizer.kind == "iam":
         return IAMAuthorizer()
@@ -73,7 +76,7 @@ def gateway_authorizer(spec: str) -> IAMAuthorizer | CognitoUserPoolAuthorizer |
     return None
 
 
-GATEWAY_AUTHORIZER = gateway_authorizer(settings.api_authorizer)
+GATEWAY_AUTHORIZER = gateway_authorizer(declared.api_authorizer)
 
 
 def route(
@@ -132,7 +135,7 @@ def _register(path: str, name: str, handler: Callable[..., Any], options: dict[s
         view.__name__ = f"{name}{suffix}"
         app.route(each, **options)(view)
         ROUTES.extend(dataclasses.replace(doc, path=each, deprecated=bool(index)) for doc in docs)
-        if settings.cors_origins and each not in _preflights:
+        if declared.cors_origins and each not in _preflights:
             _preflights.add(each)
             preflight = functools.wraps(handler)(lambda **params: _preflight())
             preflight.__name__ = f"{name}{suffix}_preflight"
@@ -151,7 +154,8 @@ def _error(exc: SlipwayError) -> Response:
 
 
 def _with_cors(response: Response) -> Response:
-    response.headers.update(cors.response_headers(app.current_request.headers.get("origin"), settings.cors_origins))
+    origin = app.current_request.headers.get("origin")
+    response.headers.update(cors.response_headers(origin, get_settings().cors_origins))
     return response
 
 
@@ -159,24 +163,19 @@ def _preflight() -> Response:
     request = app.current_request
     methods = [m for m, entry in app.routes[request.context["resourcePath"]].items() if m != "OPTIONS" and entry]
     headers = cors.preflight_headers(
-        request.headers.get("origin"), settings.cors_origins, methods, settings.cors_max_age_seconds
+        request.headers.get("origin"), get_settings().cors_origins, methods, get_settings().cors_max_age_seconds
     )
     return Response(body="", status_code=204, headers=headers)
 
 
 def _urls() -> Urls:
-    if settings.public_url:
-        return Urls(settings.public_url.rstrip("/"))
     request = app.current_request
-    headers = request.headers
-    # Behind the CloudFront front door the viewer's host comes as X-Forwarded-Host, and the
-    # distribution maps the paths itself, so no stage prefix is added then.
-    forwarded_host = headers.get("x-forwarded-host")
-    host = forwarded_host or headers.get("host", "localhost")
-    proto = headers.get("x-forwarded-proto", "http")
-    stage = request.context.get("stage")
-    prefix = f"/{stage}" if stage and not forwarded_host and "execute-api" in host else ""
-    return Urls(f"{proto}://{host}{prefix}")
+    settings = get_settings()
+    return Urls(
+        request_base_url(
+            request.headers, request.context.get("stage"), settings.public_url, settings.trusted_forwarded_hosts
+        )
+    )
 
 
 def _query(name: str) -> str | None:
@@ -184,7 +183,7 @@ def _query(name: str) -> str | None:
 
 
 def _body() -> dict[str, Any]:
-    return parse_body(app.current_request.raw_body, settings.max_request_body_bytes)
+    return parse_body(app.current_request.raw_body, get_settings().max_request_body_bytes)
 
 
 def _client_ip() -> str | None:
@@ -377,7 +376,7 @@ def ws_connect(event: WebsocketEvent) -> Response | dict[str, object]:
     if refusal is not None:
         return refusal
     params = raw.get("queryStringParameters") or {}
-    endpoint = live_logs.endpoint_of(raw["requestContext"]["apiId"], event.stage, settings.region)
+    endpoint = live_logs.endpoint_of(raw["requestContext"]["apiId"], event.stage, get_settings().region)
     try:
         live_logs.connect(
             event.connection_id, params.get("taskId"), params.get("jobId"), params.get("executionId"), endpoint
@@ -408,7 +407,7 @@ def dispatch_due(event: Any) -> dict[str, int]:
     return {"created": len(report.created), "skipped": report.skipped, "resent": len(report.resent)}
 
 
-@app.on_sqs_message(queue=settings.notifications_queue, batch_size=10, name="notifications")
+@app.on_sqs_message(queue=declared.notifications_queue, batch_size=10, name="notifications")
 def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
     """SQS: webhooks and e-mails of execution events; failed records are reported one by one
     (``batchItemFailures``), so one bad receiver never replays the whole batch."""

@@ -39,6 +39,9 @@ class Settings:
     region: str = "us-east-1"
     # Absolute base of the URLs in API responses; empty = derived from the request's Host.
     public_url: str = ""
+    # Hosts whose X-Forwarded-Host is believed (the CloudFront front door's: exact names or
+    # "*.suffix"); any other X-Forwarded-Host is ignored, since anyone can send the header.
+    trusted_forwarded_hosts: tuple[str, ...] = ()
     # Jobs listed per page in GET /tasks/ and /search/.
     tasks_per_page: int = 10
     # Executions listed per page in the job details.
@@ -53,6 +56,8 @@ class Settings:
     max_response_body_bytes: int = 5 * 1024 * 1024
     # Largest request body accepted (bytes).
     max_request_body_bytes: int = 256 * 1024
+    # Largest job details once stored (JSON with non-ASCII escaped; a DynamoDB item holds 400 KB).
+    max_job_bytes: int = 300 * 1024
     # Identity of this runner's Docker host in the farm (defaults to the machine's name). It must
     # stay the same across restarts: a restarted runner finds its containers by it.
     runner_host: str = field(default_factory=socket.gethostname)

@@ -11,7 +11,7 @@ from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.ids import is_uuid4, new_job_id
-from chalicelib.domain.payload import JobSpec, parse_job, validate_task_id
+from chalicelib.domain.payload import JobSpec, parse_job, refuse_oversized, validate_task_id
 from chalicelib.domain.pools import queue_for_task
 from chalicelib.domain.scheduling import first_run
 from chalicelib.domain.statuses import ExecutionStatus
@@ -45,6 +45,7 @@ def enqueue(
     if job_id is not None and not is_uuid4(job_id):
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
     spec = parse_job(body)
+    refuse_oversized(spec, get_settings().max_job_bytes)
     refuse_blocked_literals(spec.webhooks, get_settings().blocked_networks)
     now = now or utcnow()
     new_job = job_id is None

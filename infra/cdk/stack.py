@@ -306,6 +306,10 @@ class SlipwayStack(Stack):
         env = settings_environment(self.settings)
         if self.config.options.domain_name and not self.settings.public_url:
             env["SLIPWAY_PUBLIC_URL"] = f"https://{self.config.options.domain_name}"
+        if not self.settings.trusted_forwarded_hosts:
+            # The front door's own host (its domain is not known before the distribution exists,
+            # and naming it here would make the functions depend on the distribution).
+            env["SLIPWAY_TRUSTED_FORWARDED_HOSTS"] = "*.cloudfront.net"
         if self.emulator is not None:
             env = {**self.emulator.lambda_environment(), **env}
         return env

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from chalicelib.domain.errors import ValidationError
-from chalicelib.domain.payload import JobSpec, parse_body, parse_job, validate_task_id
+from chalicelib.domain.payload import (
+    MAX_BODY_DEPTH,
+    JobSpec,
+    parse_body,
+    parse_job,
+    refuse_oversized,
+    stored_bytes,
+    validate_task_id,
+)
 
 # The body of the "Enqueue Job" example in api.md.
 API_EXAMPLE = {
@@ -496,3 +504,49 @@ def test_a_bad_task_id_is_rejected(task_id):
         validate_task_id(task_id)
     assert info.value.details["field"] == "taskId"
     assert "task id" in info.value.message
+
+
+# -- strict JSON (issue: NaN, Infinity, depth, surrogates, stored size) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"x": NaN}', "NaN is not a JSON value"),
+        (b'{"x": Infinity}', "Infinity is not a JSON value"),
+        (b'{"x": [-Infinity]}', "-Infinity is not a JSON value"),
+        (b'{"x": 1e400}', "beyond what a double can hold"),
+        (b'{"x": -1E+999}', "beyond what a double can hold"),
+    ],
+)
+def test_numbers_json_does_not_have_are_refused(raw, message):
+    with pytest.raises(ValidationError, match=message):
+        parse_body(raw, 10_000)
+
+
+def test_a_lone_surrogate_is_refused_in_values_and_keys():
+    for raw in (b'{"x": "a\\ud800b"}', b'{"\\udfff": 1}'):
+        with pytest.raises(ValidationError, match="lone UTF-16 surrogate"):
+            parse_body(raw, 10_000)
+    # A pair is a character, not a lone half.
+    assert parse_body(b'{"x": "\\ud83e\\udd80"}', 10_000) == {"x": "🦀"}
+
+
+def test_nesting_is_refused_beyond_the_limit_without_recursing():
+    def nested(depth: int) -> bytes:
+        return ('{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)).encode()
+
+    assert parse_body(nested(MAX_BODY_DEPTH), 10**6)
+    with pytest.raises(ValidationError, match=f"deeper than {MAX_BODY_DEPTH} levels"):
+        parse_body(nested(MAX_BODY_DEPTH + 1), 10**6)
+    with pytest.raises(ValidationError):
+        parse_body(b"[" * 100_000 + b"]" * 100_000, 10**6)
+
+
+def test_the_stored_size_counts_escaped_characters():
+    spec = parse_job({"image": "i", "command": "true", "metadata": {"text": "漢" * 1000}})
+
+    assert stored_bytes(spec) > 6000  # \\u6f22 per character
+    refuse_oversized(spec, 10_000)
+    with pytest.raises(ValidationError, match="bytes once stored"):
+        refuse_oversized(spec, 5_000)
