@@ -121,26 +121,69 @@ def _save_job_once(
                 condition=TaskModel.task_id.exists(),
             )
         created = job is None
-        previous_modified = None if job is None else job.last_modified_at
+        if execution is not None:
+            tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
         if job is None:
             job = JobModel(task_id, job_id, spec=spec, created_at=now, last_modified_at=now, execution_count=0)
+            _set_details(job, spec, now, next_run_at, execution, request_ip)
             tx.update(CounterModel(counters.JOBS), actions=[CounterModel.value.add(1)])
+            tx.save(job, condition=JobModel.job_id.does_not_exist())
         else:
-            job.spec = spec
-            job.last_modified_at = now
-        job.request_ip = request_ip
-        # A pending schedule is replaced by the new one (or cleared for an immediate run).
-        job.scheduled = next_run_at is not None
-        job.next_run_at = next_run_at
-        job.due_shard = DUE_SHARD if next_run_at is not None else None
-        if execution is not None:
-            job.execution_count = (job.execution_count or 0) + 1
-            job.last_execution_id = execution.execution_id
-            tx.save(execution, condition=ExecutionModel.execution_id.does_not_exist())
-        # Optimistic lock: the job must be as we read it (absent, or unchanged since).
-        version_check = JobModel.job_id.does_not_exist() if created else JobModel.last_modified_at == previous_modified
-        tx.save(job, condition=version_check)
+            # An update, never a whole-item put: the counters (runs, retries, skipped ticks) that
+            # runners and the dispatcher add to meanwhile are left as the table holds them.
+            # Optimistic lock: the job is unchanged since we read it.
+            previous_modified = job.last_modified_at
+            tx.update(
+                job,
+                actions=_detail_actions(spec, now, next_run_at, execution, request_ip),
+                condition=JobModel.last_modified_at == previous_modified,
+            )
+            _set_details(job, spec, now, next_run_at, execution, request_ip)
     return SavedJob(job=job, execution=execution, created=created)
+
+
+def _detail_actions(
+    spec: dict[str, Any],
+    now: datetime,
+    next_run_at: float | None,
+    execution: ExecutionModel | None,
+    request_ip: str | None,
+) -> list[Any]:
+    """What a PUT changes on an existing job: its details and schedule, and (with a run) one more run."""
+    actions: list[Any] = [
+        JobModel.spec.set(spec),
+        JobModel.last_modified_at.set(now),
+        JobModel.request_ip.set(request_ip) if request_ip else JobModel.request_ip.remove(),
+        # A pending schedule is replaced by the new one (or cleared for an immediate run).
+        JobModel.scheduled.set(next_run_at is not None),
+    ]
+    if next_run_at is None:
+        actions += [JobModel.next_run_at.remove(), JobModel.due_shard.remove()]
+    else:
+        actions += [JobModel.next_run_at.set(next_run_at), JobModel.due_shard.set(DUE_SHARD)]
+    if execution is not None:
+        actions += [JobModel.execution_count.add(1), JobModel.last_execution_id.set(execution.execution_id)]
+    return actions
+
+
+def _set_details(
+    job: JobModel,
+    spec: dict[str, Any],
+    now: datetime,
+    next_run_at: float | None,
+    execution: ExecutionModel | None,
+    request_ip: str | None,
+) -> None:
+    """Mirror on ``job`` what the write stored (a transaction does not refresh the item)."""
+    job.spec = spec
+    job.last_modified_at = now
+    job.request_ip = request_ip
+    job.scheduled = next_run_at is not None
+    job.next_run_at = next_run_at
+    job.due_shard = DUE_SHARD if next_run_at is not None else None
+    if execution is not None:
+        job.execution_count = (job.execution_count or 0) + 1
+        job.last_execution_id = execution.execution_id
 
 
 def add_execution(job: JobModel, execution: ExecutionModel, now: datetime) -> None:

@@ -107,3 +107,31 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
     stopping.stop_job(task_id, job_id)
     stopped = execution_repository.get_execution(job_id, executions[0].execution_id, consistent=True)
     assert stopped is not None and stopped.status == "stopped"
+
+
+def test_replacing_a_job_keeps_the_counters_other_writers_added_meanwhile(
+    stack: StackProcess, task_id: str, monkeypatch
+) -> None:
+    job_id, execution_id = _saved_execution(task_id)
+    stale = job_repository.get_job(task_id, job_id)
+    assert stale is not None and stale.execution_count == 1
+    # Between the PUT's read and its write, a run ends with a retry (runs and retries + 1).
+    execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    assert execution is not None
+    assert execution_repository.claim(job_id, execution_id, "host-a", None, "message-1").claimed
+    spec = parse_job({"image": TEST_IMAGE, "command": "true", "retries": 1})
+    retry = new_execution(task_id, job_id, spec, utcnow(), attempt=1, retry_of=execution_id)
+    assert execution_repository.finish_execution(execution, {"status": "failed", "finished_at": utcnow()}, retry)
+    monkeypatch.setattr(job_repository, "get_job", lambda *_: stale)
+
+    replaced = parse_job({"image": TEST_IMAGE, "command": "echo replaced"})
+    job_repository.save_job(
+        task_id, job_id, replaced.to_dict(), utcnow(), None, next_run_at=utcnow().timestamp() + 3600
+    )
+
+    monkeypatch.undo()
+    job = job_repository.get_job(task_id, job_id)
+    assert job is not None
+    assert job.spec["command"] == "echo replaced"
+    assert (job.execution_count, job.retry_count) == (2, 1)
+    assert job.last_execution_id == retry.execution_id
