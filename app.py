@@ -273,10 +273,10 @@ def enqueue_job(task_id: str) -> Response | views.Enqueued:
     return Response(body=_enqueued(outcome.enqueued), headers={"Idempotent-Replayed": str(outcome.replayed).lower()})
 
 
-@route("/tasks/{task_id}")
+@route("/tasks/{task_id}", params=(PAGE,))
 def task_details(task_id: str) -> views.TaskDetails:
-    """A task's jobs"""
-    return queries.task_details(task_id, _urls())
+    """A task's jobs, a page at a time"""
+    return queries.task_details(task_id, parse_page(_query("page")), _urls())
 
 
 @route(JOB, methods=("PUT",), body=JOB_BODY)

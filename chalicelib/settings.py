@@ -46,6 +46,8 @@ class Settings:
     tasks_per_page: int = 10
     # Executions listed per page in the job details.
     executions_per_page: int = 20
+    # Jobs listed per page in the task details.
+    jobs_per_page: int = 100
     # The longest a container may run, whatever the job asks (seconds).
     hard_timeout_seconds: int = 1800
     # Env var names containing one of these words are shown as *** in responses.

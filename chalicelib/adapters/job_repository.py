@@ -51,8 +51,19 @@ def get_job(task_id: str, job_id: str) -> JobModel | None:
         return None
 
 
-def list_jobs(task_id: str) -> list[JobModel]:
-    return list(JobModel.query(task_id))
+def list_job_ids(task_id: str, page: int, per_page: int) -> list[str]:
+    """Page ``page`` (1-based) of the task's job ids, in key order, reading keys only."""
+    start_key: dict[str, Any] | None = None
+    skip = (page - 1) * per_page
+    if skip:
+        skipped = JobModel.query(task_id, limit=skip, attributes_to_get=["task_id", "job_id"], page_size=min(skip, 500))
+        if sum(1 for _ in skipped) < skip:
+            return []
+        start_key = skipped.last_evaluated_key
+    found = JobModel.query(
+        task_id, limit=per_page, attributes_to_get=["task_id", "job_id"], last_evaluated_key=start_key
+    )
+    return [job.job_id for job in found]
 
 
 def save_job(

@@ -15,6 +15,9 @@ class Urls:
     def task(self, task_id: str) -> str:
         return f"{self.base}/tasks/{quote(task_id, safe='')}"
 
+    def task_page(self, task_id: str) -> str:
+        return f"{self.task(task_id)}/?page={{page}}"
+
     def tasks_page(self) -> str:
         return f"{self.base}/tasks/?page={{page}}"
 

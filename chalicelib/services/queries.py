@@ -36,11 +36,19 @@ def search_tasks(query: str, page: int, urls: Urls) -> views.TaskPage:
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))
 
 
-def task_details(task_id: str, urls: Urls) -> views.TaskDetails:
-    if task_repository.get_task(task_id) is None:
+def task_details(task_id: str, page: int, urls: Urls) -> views.TaskDetails:
+    """One page of the task's jobs: never more than ``jobs_per_page`` read, however many it has."""
+    task = task_repository.get_task(task_id)
+    if task is None:
         raise NotFound(f"task {task_id!r} does not exist", taskId=task_id)
-    jobs = job_repository.list_jobs(task_id)
-    return {"jobs": [views.job_ref(task_id, job.job_id, urls) for job in jobs], "taskId": task_id}
+    per_page = get_settings().jobs_per_page
+    paging = Page(page, per_page, int(task.jobs_count or 0))
+    job_ids = job_repository.list_job_ids(task_id, page, per_page) if page <= max(paging.pages, 1) else []
+    return {
+        "jobs": [views.job_ref(task_id, job_id, urls) for job_id in job_ids],
+        "jobsPagination": paging.paging(urls.task_page(task_id)),
+        "taskId": task_id,
+    }
 
 
 def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> views.JobDetails:

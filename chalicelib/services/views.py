@@ -68,9 +68,10 @@ class TaskPage(Paging):
 
 
 class TaskDetails(TypedDict):
-    """The task's jobs"""
+    """The task's jobs (a page of them: ``jobsPagination`` says which)"""
 
     jobs: list[Ref]
+    jobsPagination: Paging
     taskId: str
 
 

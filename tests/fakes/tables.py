@@ -121,8 +121,9 @@ class FakeTables:
         job = self.jobs.get((task_id, job_id))
         return None if job is None else _copy(job)
 
-    def list_jobs(self, task_id: str) -> list[JobModel]:
-        return [_copy(job) for (owner, _), job in sorted(self.jobs.items()) if owner == task_id]
+    def list_job_ids(self, task_id: str, page: int, per_page: int) -> list[str]:
+        ids = [job_id for (owner, job_id) in sorted(self.jobs) if owner == task_id]
+        return ids[(page - 1) * per_page : page * per_page]
 
     def save_job(
         self,

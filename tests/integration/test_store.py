@@ -68,7 +68,7 @@ def test_racing_creations_of_one_task_count_it_once(stack: StackProcess, task_id
     task = task_repository.get_task(task_id)
     assert task is not None and task.jobs_count == 3
     assert counters.count(counters.TASKS) == before + 1
-    assert len(job_repository.list_jobs(task_id)) == 3
+    assert len(job_repository.list_job_ids(task_id, 1, 100)) == 3
 
 
 def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackProcess, task_id: str) -> None:
@@ -135,3 +135,14 @@ def test_replacing_a_job_keeps_the_counters_other_writers_added_meanwhile(
     assert job.spec["command"] == "echo replaced"
     assert (job.execution_count, job.retry_count) == (2, 1)
     assert job.last_execution_id == retry.execution_id
+
+
+def test_a_tasks_job_ids_page_by_key_without_reading_the_jobs(stack: StackProcess, task_id: str) -> None:
+    for _ in range(5):
+        _saved_execution(task_id)
+
+    pages = [job_repository.list_job_ids(task_id, page, 2) for page in (1, 2, 3, 4)]
+
+    assert [len(page) for page in pages] == [2, 2, 1, 0]
+    assert sorted(sum(pages, [])) == sum(pages, [])  # key order: one Query, continued
+    assert len(set(sum(pages, []))) == 5

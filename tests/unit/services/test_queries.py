@@ -64,8 +64,25 @@ def test_a_jobs_executions_are_paged_newest_first(fakes: Fakes) -> None:
 
 def test_details_of_what_does_not_exist_are_not_found(fakes: Fakes) -> None:
     with pytest.raises(NotFound):
-        queries.task_details("no-such-task", URLS)
+        queries.task_details("no-such-task", 1, URLS)
     jobs.enqueue(TASK, BODY, job_id=JOB, now=NOW)
-    assert queries.task_details(TASK, URLS)["jobs"][0]["id"] == JOB
+    assert queries.task_details(TASK, 1, URLS)["jobs"][0]["id"] == JOB
     with pytest.raises(NotFound, match="does not exist in task"):
         queries.job_details(TASK, "0b6c1a52-0000-4000-8000-000000000000", 1, URLS)
+
+
+def test_a_tasks_jobs_come_a_page_at_a_time(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLIPWAY_JOBS_PER_PAGE", "2")
+    get_settings.cache_clear()
+    try:
+        for _ in range(5):
+            jobs.enqueue(TASK, BODY, now=NOW)
+        pages = [queries.task_details(TASK, page, URLS) for page in (1, 2, 3, 4)]
+    finally:
+        get_settings.cache_clear()
+
+    assert [len(page["jobs"]) for page in pages] == [2, 2, 1, 0]
+    assert len({ref["id"] for page in pages for ref in page["jobs"]}) == 5
+    first = pages[0]["jobsPagination"]
+    assert (first["total"], first["pages"], first["hasNext"]) == (5, 3, True)
+    assert first["nextUrl"] == f"{URLS.base}/tasks/{TASK}/?page=2"
