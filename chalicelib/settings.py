@@ -133,6 +133,17 @@ class Settings:
     ws_replay_function: str = ""
     # Output of a running execution kept in the runner's memory for viewers connecting late.
     ws_backlog_bytes: int = 8 * 1024 * 1024
+    # A live line longer than this (bytes; one with no newline, say) reaches viewers in pieces of
+    # this size, so the runner never holds more than this of a line in progress. Each piece is
+    # also kept under ws_message_bytes once escaped as JSON (up to 6 bytes per byte).
+    live_line_max_bytes: int = 8 * 1024
+    # Attempts at posting one live-log message to a viewer that is not gone before that message
+    # is dropped for that viewer (logged); the viewer gets the lines after it.
+    ws_post_attempts: int = 3
+    # How long the runner goes on trying to store a run's outcome (output to S3, the final
+    # write) after its container ended, with back-off, heart-beating the execution meanwhile
+    # (seconds). Past it, the run is handed back and its container kept (runner/execution.py).
+    runner_record_deadline_seconds: int = 600
     # Base of the links in webhooks and e-mails when public_url is empty (no request to take a
     # host from there); the local stack sets it to its own address. Empty: links are paths.
     links_base_url: str = ""

@@ -185,6 +185,12 @@ class DockerEngine:
         except (DockerException, requests.RequestException) as exc:
             raise EngineError(f"could not remove the container: {_reason(exc)}") from exc
 
+    def rename(self, container_id: str, name: str) -> None:
+        try:
+            self._api.rename(container_id, name)
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not rename the container: {_reason(exc)}") from exc
+
     def started_at(self, container_id: str) -> str:
         return self._api.inspect_container(container_id)["State"]["StartedAt"]
 

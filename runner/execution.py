@@ -2,6 +2,14 @@
 
 Every Docker fault ends the execution ``failed`` with the reason in ``error``; only a fault of
 the service's own storage leaves the SQS message in place, so the run is never lost.
+
+Once the container has ended, its outcome (the output to S3, then the final write) is tried
+again with back-off for ``runner_record_deadline_seconds`` while the execution is still
+heart-beaten and the container kept: a storage outage of that length costs a delay, not a run
+ended by the reaper and run again. The container is removed only once the outcome is stored.
+Past the deadline the run is handed back (it runs again: never lost, never failed for the
+service's own fault) and its container is kept under another name (``…-unrecorded-<time>``),
+so its output can still be read with ``docker logs`` until ``prune`` removes it.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ from datetime import datetime
 from chalicelib.adapters import execution_repository, job_repository, log_store
 from chalicelib.adapters.job_queue import ExecutionMessage, Received, send_execution
 from chalicelib.adapters.models import ExecutionModel, JobModel
+from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.clock import utcnow
+from chalicelib.domain.deliveries import STARTED, wanted
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.scheduling import Overlap, overlap_decision
 from chalicelib.domain.statuses import ExecutionStatus
@@ -54,7 +64,14 @@ _MAX_VISIBILITY = 43_200
 # write while the container runs); shared by every run of the process.
 _BOOKKEEPING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bookkeeping")
 
+# Between two attempts at storing a run's outcome: 0.5 s, doubling, at most 15 s.
+_RECORD_BACKOFF = Backoff(min_ms=500, factor=2.0, max_ms=15_000)
+
 OutputListener = Callable[[ExecutionModel, str, bytes], None]
+
+
+class OutcomeNotRecorded(Exception):
+    """The run's outcome could not be stored within ``runner_record_deadline_seconds``."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +287,10 @@ class ExecutionRun:
             execution_repository.update_execution(
                 execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=container_id
             )
+        if not execution.start_published:
+            # The runner that started it died (or failed to publish) before the start was told:
+            # told now, once (the consumer's idempotency drops a copy of one that did go out).
+            self._publish_start(execution, spec)
         if self._state.stopping:
             self.engine.kill(container_id)
         self._follow(execution, spec, started_at)
@@ -283,8 +304,13 @@ class ExecutionRun:
         healed) instead of failing it: the job never began.
         """
         host_fault = ""
+        not_recorded = False
         try:
             body()
+        except OutcomeNotRecorded as exc:
+            logger.error("execution %s: %s; handing it back and keeping its container", self.key, exc)
+            self._keep_container()
+            not_recorded = True
         except EngineError as exc:
             if exc.host_fault and self.farm.moves_runs_on_host_faults:
                 self.farm.engine_failed(self.admission, str(exc))
@@ -305,6 +331,8 @@ class ExecutionRun:
                 self._remove_container()
         if host_fault and message is not None:
             return self._hand_back(message, 0, f"Docker host fault: {host_fault}")
+        if not_recorded:
+            return self._give_back()
         state = self._state.state
         if state is RunState.ABANDONED:
             self._state.move(RunState.SETTLED)
@@ -427,7 +455,16 @@ class ExecutionRun:
         execution_repository.update_execution(
             execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
         )
-        events.execution_started(execution, spec)
+        self._publish_start(execution, spec)
+
+    def _publish_start(self, execution: ExecutionModel, spec: JobSpec) -> None:
+        """Publish ``started``; for a job that wants it, record that it was (a runner re-attached
+        after a restart publishes it when this one died or failed before that)."""
+        if events.execution_started(execution, spec) and wanted(spec, STARTED, ExecutionStatus.RUNNING.value):
+            try:
+                execution_repository.update_execution(execution, start_published=True)
+            except Exception:  # noqa: BLE001 - a runner re-attached later publishes it again (deduplicated)
+                logger.warning("could not record that the start of %s was published", execution.execution_id)
 
     def _await_running_recorded(self) -> None:
         """Wait for the ``running`` write; a storage fault of it is raised here (the message stays)."""
@@ -462,30 +499,63 @@ class ExecutionRun:
             self._await_running_recorded()
             if self._state.leaves_without_outcome:
                 return
-            self._store_output(execution, stdout, stderr)
+            # The outcome is decided once: a stop requested while it is being stored changes nothing.
             if self._state.stopping:
-                self._finish(
-                    ExecutionStatus.STOPPED,
-                    error=_join(stderr.tail_text(), "stopped on request"),
-                    exit_code=exit_code,
-                    stdout=stdout,
-                    stderr=stderr,
-                )
+                status, error = ExecutionStatus.STOPPED, _join(stderr.tail_text(), "stopped on request")
             elif exit_code is None:
-                note = f"killed after the {timeout} s timeout"
-                self._finish(
-                    ExecutionStatus.TIMEDOUT,
-                    error=_join(stderr.tail_text(), note),
-                    exit_code=137,
-                    stdout=stdout,
-                    stderr=stderr,
-                )
+                status, exit_code = ExecutionStatus.TIMEDOUT, 137
+                error = _join(stderr.tail_text(), f"killed after the {timeout} s timeout")
             else:
                 status = ExecutionStatus.DONE if exit_code == 0 else ExecutionStatus.FAILED
-                self._finish(status, error=stderr.tail_text(), exit_code=exit_code, stdout=stdout, stderr=stderr)
+                error = stderr.tail_text()
+            finished_at = self.clock()
+
+            def record() -> None:
+                self._store_output(execution, stdout, stderr)
+                self._finish(
+                    status, error=error, exit_code=exit_code, stdout=stdout, stderr=stderr, finished_at=finished_at
+                )
+
+            self._record_outcome(record)
         finally:
             stdout.close()
             stderr.close()
+
+    def _record_outcome(self, record: Callable[[], None]) -> None:
+        """``record`` until it succeeds, with back-off, for ``runner_record_deadline_seconds``.
+
+        The run stays held meanwhile (heartbeats go on, the container stays); it stops trying
+        once the end has landed (a step after it failed: a lost retry message is sent again by
+        the reconciler) or the run no longer holds the execution (handed back, abandoned).
+        """
+        deadline = time.monotonic() + self.settings.runner_record_deadline_seconds
+        attempt = 0
+        while True:
+            try:
+                record()
+                return
+            except Exception as exc:
+                attempt += 1
+                if self.settled:
+                    logger.exception("execution %s ended, but a step after its end failed", self.key)
+                    return
+                if self._state.leaves_without_outcome:
+                    logger.warning("execution %s given up while its outcome was being stored: %s", self.key, exc)
+                    return
+                wait = min(_RECORD_BACKOFF.delay_ms(attempt) / 1000, deadline - time.monotonic())
+                if wait <= 0:
+                    raise OutcomeNotRecorded(
+                        f"its outcome could not be stored in {self.settings.runner_record_deadline_seconds} s"
+                        f" ({attempt} attempts; the last: {exc})"
+                    ) from exc
+                logger.warning(
+                    "could not store the outcome of execution %s (attempt %d: %s); trying again in %.1f s",
+                    self.key,
+                    attempt,
+                    exc,
+                    wait,
+                )
+                time.sleep(wait)
 
     def _pump(self, stream: str, capture: StreamCapture) -> None:
         assert self.container_id is not None
@@ -531,12 +601,13 @@ class ExecutionRun:
         exit_code: int | None = None,
         stdout: StreamCapture | None = None,
         stderr: StreamCapture | None = None,
+        finished_at: datetime | None = None,
     ) -> None:
         self._await_running_recorded()
         execution = self.execution
         assert execution is not None
         values: dict[str, object] = {
-            "finished_at": self.clock(),
+            "finished_at": finished_at or self.clock(),
             "exit_code": exit_code,
             "error": error[-self.settings.inline_output_bytes :] if error else None,
         }
@@ -563,6 +634,21 @@ class ExecutionRun:
 
     def _settle(self) -> None:
         self._state.move(RunState.SETTLED)
+
+    def _keep_container(self) -> None:
+        """Keep the ended container (its output in Docker's log) under another name: the run's
+        next attempt makes a container of the run's own name."""
+        if self.container_id is None or self.execution is None:
+            return
+        name = labels.container_name(self.settings, self.execution.execution_id)
+        kept = f"{name}-unrecorded-{int(time.time())}"
+        try:
+            self.engine.rename(self.container_id, kept)
+        except EngineError:
+            logger.exception("could not keep container %s as %s; it is removed", self.container_id, kept)
+            return
+        logger.warning("container %s kept as %s: its output is in `docker logs %s`", self.container_id, kept, kept)
+        self.container_id = None
 
     def _remove_container(self) -> None:
         if self.container_id is not None:

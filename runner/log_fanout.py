@@ -8,6 +8,13 @@ per-viewer position, so nothing is lost or sent twice. A viewer whose post is st
 flight is skipped this round (a slow viewer slows only itself); one that is gone is dropped.
 At the end: the last lines, a done message, close; the close fires the viewer's
 ``$disconnect``, which deletes its record (the runner never does).
+
+Everything it holds is bounded: a line longer than ``live_line_max_bytes`` (a stream with no
+newline at all, say) goes out in pieces of that size, each numbered like a line; the lines
+kept are at most ``ws_backlog_bytes``; the chunks queued for the sender are split on the pump's
+own thread once they pass 1 MiB. No message posted exceeds ``ws_message_bytes``, and a
+post that fails ``ws_post_attempts`` times (the viewer not gone) drops that message for that
+viewer, not the viewer: it gets the lines after it.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chalicelib.adapters import connections, ws_api
-from chalicelib.domain.log_lines import LogLine, batches, done_message, lines_message
+from chalicelib.domain.log_lines import LogLine, done_message, fit_messages, piece_bytes
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Chunks queued for the sender beyond this are split on the pump's thread instead (bytes).
+_QUEUED_BYTES = 1024 * 1024
 # A post that answers Gone this soon after the viewer was first seen may come before its
 # $connect completed (API Gateway refuses those): try again rather than drop it.
 _CONNECT_GRACE_SECONDS = 3.0
@@ -51,6 +60,7 @@ class _Viewer:
     next_index: int = 0  # index into the backlog (absolute, see _Backlog.base)
     busy: bool = False
     gone: bool = False
+    failures: int = 0  # consecutive failed posts of the message at next_index
 
 
 # One backlog entry: (seq, stream, the line's bytes). Plain tuples: a 50 MB output is millions.
@@ -86,9 +96,14 @@ class ExecutionFanout:
         self._clock = clock
         self._lock = threading.Lock()
         self._backlog = _Backlog()
+        # The line in progress of each stream: shorter than one piece (``_piece``).
         self._partial: dict[str, bytes] = {}
+        self._piece = piece_bytes(settings.live_line_max_bytes, settings.ws_message_bytes)
         self._chunks: list[tuple[str, bytes]] = []
+        self._queued = 0  # bytes in _chunks
         self._chunks_lock = threading.Lock()
+        # One splitter at a time: the sender thread, or the pump when the queue passes its budget.
+        self._drain_lock = threading.Lock()
         self._seq = 0
         self._viewers: dict[str, _Viewer] = {}
         self._looked_up_at: float | None = None
@@ -103,22 +118,41 @@ class ExecutionFanout:
         """Only queues the chunk: the pump never waits on splitting, viewers or the network."""
         with self._chunks_lock:
             self._chunks.append((stream, chunk))
+            self._queued += len(chunk)
+            over = self._queued > _QUEUED_BYTES
         self._wake.set()
+        if over:
+            # The sender is behind (a slow viewer lookup): the queue is split here rather than
+            # grow, into a backlog that keeps its budget.
+            self._drain()
 
     def _drain(self, final: bool = False) -> None:
-        """Turn the queued chunks into numbered lines (on the sender thread)."""
+        """Turn the queued chunks into numbered lines (on the sender thread, or the pump's)."""
+        with self._drain_lock:
+            self._drain_locked(final)
+
+    def _drain_locked(self, final: bool) -> None:
         with self._chunks_lock:
             chunks, self._chunks = self._chunks, []
+            self._queued = 0
         entries: list[_Entry] = []
         seq = self._seq
+        piece = self._piece
         for stream, chunk in chunks:
             data = self._partial.pop(stream, b"") + chunk
             *complete, rest = data.split(b"\n")
-            if rest:
-                self._partial[stream] = rest
             for raw in complete:
-                seq += 1
-                entries.append((seq, stream, raw))
+                for part in _pieces(raw, piece, whole=True):
+                    seq += 1
+                    entries.append((seq, stream, part))
+            if rest:
+                # A line longer than a piece goes out a piece at a time; less than one is kept.
+                parts = _pieces(rest, piece, whole=False)
+                if len(parts[-1]) < piece:
+                    self._partial[stream] = parts.pop()
+                for part in parts:
+                    seq += 1
+                    entries.append((seq, stream, part))
         if final:
             for stream, rest in sorted(self._partial.items()):
                 seq += 1
@@ -198,8 +232,30 @@ class ExecutionFanout:
         sent = 0
         lines = [LogLine(seq, stream, _text(raw)) for seq, stream, raw in entries]
         try:
-            for batch in batches(lines, self._settings.ws_message_bytes):
-                self._send(viewer.connection_id, lines_message(batch))
+            for batch, message in fit_messages(lines, self._settings.ws_message_bytes):
+                try:
+                    self._send(viewer.connection_id, message)
+                except ws_api.ConnectionGone:
+                    raise
+                except Exception:
+                    viewer.failures += 1
+                    if viewer.failures < self._settings.ws_post_attempts:
+                        logger.warning(
+                            "post to viewer %s failed (attempt %d); trying again",
+                            viewer.connection_id,
+                            viewer.failures,
+                            exc_info=True,
+                        )
+                        return
+                    # Never retried forever: that message is lost for this viewer, not the rest.
+                    logger.exception(
+                        "post to viewer %s failed %d times: dropping lines %d-%d for it",
+                        viewer.connection_id,
+                        viewer.failures,
+                        batch[0].seq,
+                        batch[-1].seq,
+                    )
+                viewer.failures = 0
                 sent += len(batch)
         except ws_api.ConnectionGone:
             if self._clock() - viewer.seen_at > _CONNECT_GRACE_SECONDS:
@@ -272,6 +328,27 @@ class ExecutionFanout:
             pass
         except Exception:
             logger.exception("could not close viewer %s", connection_id)
+
+
+def _pieces(data: bytes, size: int, whole: bool) -> list[bytes]:
+    """``data`` cut in pieces of at most ``size`` bytes, a cut moved back (by up to 3 bytes) to
+    the start of a UTF-8 sequence so a character is not split. ``whole``: the data is a whole
+    line (an empty one is one empty piece)."""
+    if len(data) <= size:
+        return [data] if (data or whole) else []
+    pieces: list[bytes] = []
+    start = 0
+    while len(data) - start > size:
+        cut = start + size
+        back = cut
+        while back > start + size - 3 and data[back] & 0xC0 == 0x80:
+            back -= 1
+        if data[back] & 0xC0 != 0x80 and back > start:
+            cut = back
+        pieces.append(data[start:cut])
+        start = cut
+    pieces.append(data[start:])
+    return pieces
 
 
 def _text(raw: bytes) -> str:

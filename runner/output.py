@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import tempfile
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 # Kept in memory before spilling to a temporary file: small outputs never touch the disk.
 _SPOOL_BYTES = 1024 * 1024
@@ -33,8 +34,38 @@ class StreamCapture:
         return bytes(self._tail[-self._inline_limit :]).decode("utf-8", errors="replace")
 
     def rewound(self) -> BinaryIO:
+        """The captured bytes from the start, as a file of their own: closing it (as an upload
+        does, even a failed one) leaves the capture open, so the upload can be tried again."""
         self._file.seek(0)
-        return self._file
+        return cast(BinaryIO, io.BufferedReader(_Borrowed(self._file)))
 
     def close(self) -> None:
         self._file.close()
+
+
+class _Borrowed(io.RawIOBase):
+    """Reads (and seeks) a capture's file; its ``close`` closes only itself."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._source = file
+
+    @property
+    def closed(self) -> bool:
+        return super().closed or self._source.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._source.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._source.tell()

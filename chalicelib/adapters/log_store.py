@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import BinaryIO
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws import client
@@ -16,10 +18,35 @@ def object_key(task_id: str, job_id: str, execution_id: str, stream: str) -> str
     return f"logs/{task_id}/{job_id}/{execution_id}/{stream}.log"
 
 
+# Multipart parts of an upload; a part is read into memory before it is sent, and at most
+# _PARTS_IN_MEMORY of them are held at once, so an upload of any size costs the runner about
+# _PART_BYTES x _PARTS_IN_MEMORY of memory (S3 takes 10,000 parts: 80 GB at this size).
+_PART_BYTES = 8 * 1024 * 1024
+_PARTS_IN_MEMORY = 2
+
+
+@cache
+def _transfer_config() -> TransferConfig:
+    config = TransferConfig(
+        multipart_threshold=_PART_BYTES,
+        multipart_chunksize=_PART_BYTES,
+        max_concurrency=_PARTS_IN_MEMORY,
+        preferred_transfer_client="classic",
+    )
+    # Not a parameter of boto3's TransferConfig, an attribute of s3transfer's it extends.
+    config.max_in_memory_upload_chunks = _PARTS_IN_MEMORY
+    return config
+
+
 def upload(key: str, body: BinaryIO) -> None:
-    """Stream a file-like object to S3 (multipart above 8 MB, so any size works)."""
+    """Stream a file-like object to S3: multipart above 8 MB, so any size works, and never more
+    than a few parts of it in memory."""
     client("s3").upload_fileobj(
-        body, get_settings().logs_bucket, key, ExtraArgs={"ContentType": "text/plain; charset=utf-8"}
+        body,
+        get_settings().logs_bucket,
+        key,
+        ExtraArgs={"ContentType": "text/plain; charset=utf-8"},
+        Config=_transfer_config(),
     )
 
 

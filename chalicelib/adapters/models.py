@@ -205,6 +205,9 @@ class ExecutionModel(Model):
     scheduled_for = UTCDateTimeAttribute(null=True)
     retry_of = UnicodeAttribute(null=True)
     stop_requested = BooleanAttribute(default=False)
+    # The ``started`` event was published (set only for jobs that want it): a runner re-attached
+    # after a restart publishes it when the runner that started the container could not.
+    start_published = BooleanAttribute(null=True)
     awaiting_shard = UnicodeAttribute(null=True)
     dispatch_at = NumberAttribute(null=True)
     # Set while a runner holds the execution; heartbeat_at is its last sign of life (epoch s).

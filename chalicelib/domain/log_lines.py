@@ -55,6 +55,50 @@ def batches(lines: list[LogLine], max_bytes: int) -> Iterator[list[LogLine]]:
         yield batch
 
 
+# A JSON string holds at most 6 bytes per byte of output (``\u0000`` for a NUL, ``\ufffd`` for a
+# byte that is not UTF-8); the message's envelope and one line's keys take less than this.
+_JSON_BYTES_PER_BYTE = 6
+_ENVELOPE_BYTES = 128
+
+
+def piece_bytes(line_max_bytes: int, message_max_bytes: int) -> int:
+    """The longest piece of a line (bytes of output) sent as one line: at most ``line_max_bytes``,
+    and small enough that a message of that one piece stays under ``message_max_bytes`` whatever
+    its bytes are."""
+    return max(1, min(line_max_bytes, (message_max_bytes - _ENVELOPE_BYTES) // _JSON_BYTES_PER_BYTE))
+
+
+def fit_messages(lines: list[LogLine], max_bytes: int) -> Iterator[tuple[list[LogLine], str]]:
+    """``lines`` as messages of at most ``max_bytes`` (UTF-8), each with the lines it carries.
+
+    Batches are cut by the lines' estimated size, then measured: a message over the limit is
+    split in two until it fits. A single line too long even alone (longer than ``piece_bytes``
+    allows, which the runner never sends) has its text cut to fit.
+    """
+    for batch in batches(lines, max_bytes):
+        yield from _fitted(batch, max_bytes)
+
+
+def _fitted(batch: list[LogLine], max_bytes: int) -> Iterator[tuple[list[LogLine], str]]:
+    message = lines_message(batch)
+    size = len(message.encode("utf-8"))
+    if size <= max_bytes:
+        yield batch, message
+        return
+    if len(batch) > 1:
+        middle = len(batch) // 2
+        yield from _fitted(batch[:middle], max_bytes)
+        yield from _fitted(batch[middle:], max_bytes)
+        return
+    (line,) = batch
+    text = line.text
+    while size > max_bytes and text:
+        text = text[: max(0, len(text) * max_bytes // size - _ENVELOPE_BYTES)]
+        message = lines_message([LogLine(line.seq, line.stream, text)])
+        size = len(message.encode("utf-8"))
+    yield batch, message
+
+
 def text_lines(text: str) -> list[str]:
     """The lines of a stored output (a final newline ends the last line, it adds none)."""
     if not text:

@@ -19,9 +19,10 @@ from chalicelib.domain.statuses import ExecutionStatus
 logger = logging.getLogger(__name__)
 
 
-def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spec: JobSpec | None) -> None:
+def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spec: JobSpec | None) -> bool:
+    """Publish the event if the job may want it; False only when the publish failed."""
     if not wanted(spec, kind, status):
-        return
+        return True
     body = {
         "type": "event",
         "kind": kind,
@@ -36,11 +37,13 @@ def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spe
     except Exception:
         # A notification must never fail the run it is about.
         logger.exception("could not publish the %s event of execution %s", kind, execution.execution_id)
+        return False
+    return True
 
 
-def execution_started(execution: ExecutionModel, spec: JobSpec | None) -> None:
-    """Publish ``started`` (only when the job has ``starts`` hooks)."""
-    _publish_event(execution, STARTED, ExecutionStatus.RUNNING.value, spec)
+def execution_started(execution: ExecutionModel, spec: JobSpec | None) -> bool:
+    """Publish ``started`` (only when the job has ``starts`` hooks); False when that failed."""
+    return _publish_event(execution, STARTED, ExecutionStatus.RUNNING.value, spec)
 
 
 def execution_ended(execution: ExecutionModel, status: str, spec: JobSpec | None = None) -> None:

@@ -5,9 +5,9 @@
   CloudFront front door maps them in AWS). A ``$connect`` answer other than 2xx refuses the
   upgrade with that status.
 - The management API the runner calls with boto3's ``apigatewaymanagementapi`` client:
-  ``POST /@connections/<id>`` sends a text frame, ``DELETE`` closes the socket (here with close
-  reason ``done``: only the end of an execution closes a viewer), ``GET`` describes it; an
-  unknown id answers 410 ``GoneException``.
+  ``POST /@connections/<id>`` sends a text frame (413 above 128 KB, as API Gateway), ``DELETE``
+  closes the socket (here with close reason ``done``: only the end of an execution closes a
+  viewer), ``GET`` describes it; an unknown id answers 410 ``GoneException``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ _WS_PATHS = (
 )
 # A slow viewer is given this long per frame before it is dropped (the poster never waits longer).
 _SEND_TIMEOUT = 5.0
+# The largest message API Gateway's @connections accepts (128 KB); a longer one is refused
+# with 413 PayloadTooLargeException, and the viewer gets nothing of it.
+MAX_MESSAGE_BYTES = 128 * 1024
 
 
 class _Socket:
@@ -139,6 +142,12 @@ class LocalWebsocketApi:
         if socket is None:
             return self._gone(request)
         data = await request.read()
+        if len(data) > MAX_MESSAGE_BYTES:
+            return web.json_response(
+                {"message": f"message of {len(data)} bytes is over the {MAX_MESSAGE_BYTES} bytes limit"},
+                status=413,
+                headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
+            )
         try:
             await asyncio.wait_for(socket.ws.send_str(data.decode("utf-8", errors="replace")), _SEND_TIMEOUT)
         except (TimeoutError, ConnectionError, RuntimeError):

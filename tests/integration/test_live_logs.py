@@ -131,3 +131,24 @@ def test_management_api_answers_gone_for_an_unknown_connection(api: Api) -> None
 def test_a_plain_get_on_a_ws_path_asks_for_an_upgrade(api: Api, task_id: str) -> None:
     response = api.get(f"/tasks/{task_id}/jobs/x/ws/")
     assert response.status_code == 426
+
+
+def test_a_line_longer_than_a_frame_reaches_the_viewer_in_pieces(api: Api, task_id: str) -> None:
+    # 400 KB and no newline: one message of it would be over API Gateway's 128 KB (the local
+    # front door refuses it likewise), and a runner holding it whole would grow with it.
+    size = 400_000
+    command = f"sh -c 'sleep 2; head -c {size} /dev/zero | tr \"\\0\" x; sleep 1; echo; echo end'"
+    enqueued = api.enqueue(task_id, command)
+    url = ws_url(api.base_url, job_path(enqueued) + f"/executions/{enqueued['executionId']}/ws/")
+    received = asyncio.run(watch(url))
+    finished = api.wait_finished(enqueued["executionUrl"])
+
+    assert finished["status"] == "done"
+    pieces = [text for text in received.texts if text.startswith("x")]
+    assert "".join(pieces) == "x" * size
+    assert len(pieces) > 1 and max(len(piece) for piece in pieces) <= 8 * 1024
+    assert received.texts[-1] == "end"
+    seqs = [line["seq"] for line in received.lines]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert received.done is not None and received.close_reason == "done"
+    assert api.get(enqueued["executionUrl"] + "stdout/").text == "x" * size + "\nend\n"

@@ -24,6 +24,8 @@ import pytest
 
 from infra.local.harness import ROOT, StackProcess
 from tests.conftest import LOG_DIR, Api, parse_iso
+from tests.integration.faulty_link import FaultyLink
+from tests.integration.receivers import WebhookReceiver
 
 STALE_SECONDS = 12
 SETTINGS = {
@@ -55,9 +57,10 @@ class Runners:
         self.stack = stack
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, host: str, **settings: str) -> subprocess.Popen[bytes]:
+    def start(self, host: str, env_extra: dict[str, str] | None = None, **settings: str) -> subprocess.Popen[bytes]:
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "SLIPWAY_"))}
         env.update(self.stack.client_env())
+        env.update(env_extra or {})
         env.update(SETTINGS)
         env["SLIPWAY_RUNNER_HOST"] = host
         env.update({f"SLIPWAY_{name.upper()}": value for name, value in settings.items()})
@@ -344,3 +347,80 @@ def test_a_runner_prepares_its_next_run_while_its_containers_run(
     second_events = _event_times(second["executionId"], since)
     assert second_events["create"] < first_events["die"]  # prepared ahead
     assert second_events["start"] >= first_events["die"]  # one container at a time
+
+
+@pytest.mark.parametrize(
+    ("service", "cut_seconds"),
+    # S3 down longer than the stale threshold (the heartbeats go on); DynamoDB, which the
+    # heartbeats need too, down for less than it.
+    [("s3", STALE_SECONDS + 4), ("dynamodb", STALE_SECONDS // 2)],
+)
+def test_storage_down_as_a_run_ends_delays_its_outcome_and_loses_nothing(
+    healing_stack: StackProcess, healing_api: Api, runners: Runners, task_id: str, service: str, cut_seconds: int
+) -> None:
+    host = f"outage-{service}-{uuid.uuid4().hex[:6]}"
+    since = time.time()
+    size = 1_000_000
+    with FaultyLink(healing_stack.aws_endpoint) as link:
+        # Only this runner's calls to that service go through the link: a real refused connection.
+        runners.start(host, env_extra={f"AWS_ENDPOINT_URL_{service.upper()}": link.url})
+        body = healing_api.enqueue(task_id, f"sh -c 'sleep 2; yes 0123456789abcdef | head -c {size}; echo fin >&2'")
+        _wait_running(healing_api, body["executionUrl"])
+        link.cut()
+        time.sleep(cut_seconds)  # the container ended ~2 s into the outage; its outcome waits
+
+        waiting = healing_api.get(body["executionUrl"]).json()["execution"]
+        assert waiting["status"] == "running", waiting  # not reaped: still heart-beaten
+        assert _containers(body["executionId"]) == ["exited"]  # kept until the outcome is stored
+        link.restore()
+        execution = healing_api.wait_finished(body["executionUrl"], timeout=90)
+
+    assert execution["status"] == "done", execution
+    assert execution["exitCode"] == 0
+    line = b"0123456789abcdef\n"
+    stdout = healing_api.get(body["executionUrl"] + "stdout/", allow_redirects=True).content
+    assert stdout == (line * (size // len(line) + 1))[:size]
+    assert healing_api.get(body["executionUrl"] + "stderr/").text == "fin\n"
+    job = healing_api.get(body["jobUrl"]).json()["job"]
+    assert job["executionCount"] == 1  # ran once: never reaped, never retried
+    assert _created(body["executionId"], since) == 1
+    assert _wait_gone(body["executionId"]) == []  # removed once stored
+
+
+def test_a_reattached_run_publishes_the_start_its_killed_runner_never_did(
+    healing_stack: StackProcess, healing_api: Api, runners: Runners, task_id: str
+) -> None:
+    receiver = WebhookReceiver().start()
+    host = f"starts-{uuid.uuid4().hex[:6]}"
+    try:
+        with FaultyLink(healing_stack.aws_endpoint) as link:
+            # The first life's `running` write (the one that sets the container) stays on the
+            # network; the runner is killed meanwhile: its container runs, the start untold.
+            link.hold(b'"container_id"', b'"running"')
+            first = runners.start(host, env_extra={"AWS_ENDPOINT_URL_DYNAMODB": link.url})
+            hooks = {"starts": [{"url": receiver.url("/starts")}], "finishes": [{"url": receiver.url("/finishes")}]}
+            body = healing_api.enqueue(task_id, "sh -c 'sleep 6; echo after'", webhooks=hooks)
+            deadline = time.monotonic() + 30
+            while not (link.held_count and _containers(body["executionId"]) == ["running"]):
+                assert time.monotonic() < deadline, "the container did not start"
+                time.sleep(0.1)
+            first.kill()
+            first.wait(10)
+        before = healing_api.get(body["executionUrl"]).json()["execution"]
+        assert before["status"] == "pulling", before
+        time.sleep(1)
+        assert receiver.at("/starts") == []
+
+        runners.start(host)  # restarted: re-attaches to the running container
+        execution = healing_api.wait_finished(body["executionUrl"], timeout=60)
+        receiver.wait_for("/finishes", 1)
+        receiver.wait_for("/starts", 1)
+        time.sleep(2.5)  # a second one would have come by now
+    finally:
+        receiver.stop()
+
+    assert execution["status"] == "done", execution
+    assert execution["log"] == "after\n"
+    [start] = receiver.at("/starts")
+    assert start.json["executionId"] == body["executionId"]
+    assert len(receiver.at("/finishes")) == 1

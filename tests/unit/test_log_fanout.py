@@ -202,3 +202,105 @@ def test_text_lines() -> None:
     assert text_lines("") == []
     assert text_lines("a\nb\n") == ["a", "b"]
     assert text_lines("a\n\nb") == ["a", "", "b"]
+
+
+# -- bounded: long lines, message size, failing posts ------------------------------------------
+
+
+class SizedApi(FakeApi):
+    """Also records the UTF-8 size of every message posted, and fails the posts of some lines."""
+
+    def __init__(self, poison: str = "") -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+        self.poison = poison
+
+    def send(self, connection_id: str, data: str) -> None:
+        self.sizes.append(len(data.encode("utf-8")))
+        if self.poison and self.poison in data:
+            self.posts[connection_id] += 1
+            raise RuntimeError("InternalServerError")
+        super().send(connection_id, data)
+
+
+def test_a_line_without_newline_goes_out_in_pieces_while_it_is_printed(pool: ThreadPoolExecutor) -> None:
+    api = SizedApi()
+    api.viewers = ["a"]
+    small = replace(SETTINGS, live_line_max_bytes=1000)
+    live = ExecutionFanout("e1", small, pool, send=api.send, close=api.close, lookup=api.lookup)
+    chunk = b"x" * 4096
+    for _ in range(64):  # 256 KiB and never a newline, like `head -c 4G /dev/zero`
+        live.feed("stdout", chunk)
+    # Delivered while the line goes on, not at its end; the line in progress stays under a piece.
+    eventually(lambda: len("".join(api.texts("a"))) >= 255 * 1024)
+    assert all(len(held) < 1000 for held in live._partial.values())
+    live.close("done", 0)
+    pool.shutdown(wait=True)
+
+    texts = api.texts("a")
+    assert "".join(texts) == "x" * 64 * 4096
+    assert max(len(text) for text in texts) == 1000
+    seqs = [line["seq"] for frame in api.frames["a"] for line in frame.get("lines", [])]
+    assert seqs == list(range(1, len(texts) + 1))
+
+
+def test_no_message_is_over_the_limit_whatever_the_bytes(pool: ThreadPoolExecutor) -> None:
+    api = SizedApi()
+    api.viewers = ["a"]
+    limit = replace(SETTINGS, ws_message_bytes=20_000, live_line_max_bytes=64 * 1024)
+    live = ExecutionFanout("e1", limit, pool, send=api.send, close=api.close, lookup=api.lookup)
+    # NULs and bytes that are not UTF-8 grow 6-fold in JSON (\u0000, \ufffd); one complete line
+    # longer than the frame, then many short ones.
+    live.feed("stdout", b"\0" * 50_000 + b"\xff" * 50_000 + b"\n")
+    live.feed("stderr", b"short line\n" * 5000)
+    live.close("done", 0)
+    pool.shutdown(wait=True)
+
+    assert api.sizes and max(api.sizes) <= 20_000
+    stdout = "".join(line["text"] for f in api.frames["a"] for line in f.get("lines", []) if line["stream"] == "stdout")
+    assert stdout == "\0" * 50_000 + "\ufffd" * 50_000
+    assert [t for t in api.texts("a") if t == "short line"] == ["short line"] * 5000
+
+
+def test_a_post_that_keeps_failing_is_dropped_after_bounded_attempts(pool: ThreadPoolExecutor) -> None:
+    api = SizedApi(poison="poison")
+    api.viewers = ["a"]
+    live = ExecutionFanout("e1", SETTINGS, pool, send=api.send, close=api.close, lookup=api.lookup)
+    live.feed("stdout", b"poison\n")
+    eventually(lambda: api.posts["a"] >= SETTINGS.ws_post_attempts)
+    time.sleep(0.2)  # rounds go on (the idle look at the viewers): none posts it again
+    live.feed("stdout", b"after\n")
+    eventually(lambda: api.texts("a") == ["after"])
+    live.close("done", 0)
+    pool.shutdown(wait=True)
+
+    assert api.posts["a"] == SETTINGS.ws_post_attempts + 2  # the failures, "after", the done message
+    assert api.done("a") == {"done": True, "status": "done", "exitCode": 0}
+
+
+def test_fit_messages_measures_the_json_and_piece_bytes_fits_one_line_alone() -> None:
+    from chalicelib.domain.log_lines import fit_messages, piece_bytes
+
+    size = piece_bytes(64 * 1024, 96 * 1024)
+    assert size <= 16 * 1024
+    worst = LogLine(1, "stdout", "\0" * size)
+    ((batch, message),) = list(fit_messages([worst], 96 * 1024))
+    assert batch == [worst] and len(message.encode()) <= 96 * 1024
+    many = [LogLine(i, "stdout", "\ufffd" * 300) for i in range(1, 400)]
+    cut = list(fit_messages(many, 10_000))
+    assert [line for batch, _ in cut for line in batch] == many
+    assert all(len(message.encode()) <= 10_000 for _, message in cut)
+
+
+def test_pieces_of_a_long_line_are_cut_between_characters(pool: ThreadPoolExecutor) -> None:
+    api = SizedApi()
+    api.viewers = ["a"]
+    odd = replace(SETTINGS, live_line_max_bytes=1001)  # an odd size: a cut would split an "é"
+    live = ExecutionFanout("e1", odd, pool, send=api.send, close=api.close, lookup=api.lookup)
+    live.feed("stdout", "é".encode() * 5000 + b"\n")
+    live.close("done", 0)
+    pool.shutdown(wait=True)
+
+    texts = api.texts("a")
+    assert "".join(texts) == "é" * 5000
+    assert len(texts) > 1 and all(len(text.encode()) <= 1001 for text in texts)

@@ -140,3 +140,18 @@ def test_close_closes_the_file():
     capture.close()
 
     assert file.closed
+
+
+def test_an_upload_that_closes_its_file_leaves_the_capture_readable_again(capture_of):
+    # boto3's upload closes the file it was given, even when it fails: the retry reads it again.
+    capture = capture_of(10)
+    data = b"0123456789abcdef\n" * (2 * _SPOOL_BYTES // 17)
+    capture.write(data)
+
+    first = capture.rewound()
+    assert first.read(100) == data[:100]
+    first.close()
+    again = capture.rewound()
+    assert again.read() == data
+    again.seek(5)
+    assert again.read(3) == data[5:8]
