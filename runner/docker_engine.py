@@ -12,6 +12,9 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
+from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.image_refs import parse_image
+
 _NOT_FOUND = re.compile(r"executable file not found|no such file or directory", re.IGNORECASE)
 _NOT_EXECUTABLE = re.compile(r"permission denied", re.IGNORECASE)
 
@@ -93,9 +96,13 @@ class DockerEngine:
             raise EngineError(f"Docker Engine unreachable: {exc}") from exc
 
     def pull(self, image: str) -> None:
-        repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+        """Pull ``image`` by its tag or, pinned, by its digest (``repo@sha256:…``)."""
         try:
-            self._client.images.pull(repository, tag=tag or "latest")
+            reference = parse_image(image)
+        except ValidationError as exc:
+            raise EngineError(exc.message, host_fault=False) from exc
+        try:
+            self._client.images.pull(reference.name, tag=reference.pull_tag)
         except (DockerException, requests.RequestException) as exc:
             # A registry's refusal (no such image, no access) is the job's fault, not the host's.
             raise EngineError(

@@ -23,8 +23,10 @@ from croniter import CroniterBadDateError, croniter
 
 from chalicelib.domain.durations import parse_duration
 from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.image_refs import parse_image
 
-IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
+# The document's outline of a reference; Docker's whole grammar is checked by image_refs.parse_image.
+IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@\[\]-]*$"
 NOTIFY_EVENTS = ("succeeds", "fails", "finishes")
 WEBHOOK_EVENTS = ("succeeds", "fails", "finishes", "starts")
 CONCURRENCY_POLICIES = ("allow", "forbid", "replace")
@@ -320,18 +322,17 @@ def _timezone(zone: str) -> None:
 
 # -- the body ------------------------------------------------------------------------------------
 
+def _image_reference(text: str) -> None:
+    parse_image(text)
+
+
 _COUNT = Integer(minimum=0)
 
 # In the order they are checked: the first problem found is the one reported (required keys first).
 FIELDS: tuple[Field, ...] = (
     Field(
         "image",
-        Text(
-            pattern=IMAGE_PATTERN,
-            flags=re.IGNORECASE,
-            non_blank=True,
-            pattern_message="image {value!r} is not a valid image reference",
-        ),
+        Text(doc_pattern=IMAGE_PATTERN, non_blank=True, test=_image_reference),
         "Docker image reference (name, name:tag, registry/name@sha256:...), pulled on the host when missing.",
         required=True,
         example="task1:latest",
