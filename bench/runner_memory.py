@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ import requests
 
 from bench.figures import IMAGE, RESULTS, parse_env
 from infra.local.harness import ROOT, StackProcess
-from infra.local.stack import FAKE_CREDENTIALS
+from infra.local.stack import FAKE_CREDENTIALS, stop_process
 
 LOG_DIR = ROOT / ".local" / "bench-logs"
 FINISHED = frozenset({"done", "failed", "timedout", "stopped", "expired"})
@@ -125,12 +124,7 @@ class Runner:
         raise SystemExit(f"the runner did not start within {timeout} s; see {self.log_path}")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, "the benchmark's runner", grace=60)
 
 
 def run_case(stack: StackProcess, runner: Runner, case: Case, baseline_mb: float, timeout: float) -> Case:

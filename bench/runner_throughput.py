@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import docker
 import requests
 
 from infra.local.harness import ROOT, StackProcess
+from infra.local.stack import stop_process
 
 IMAGE = os.environ.get("SLIPWAY_TEST_IMAGE", "slipway-test/busybox:latest")
 COMMAND = "true"
@@ -110,12 +110,7 @@ class Runner:
         log.close()
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, "the benchmark's runner", grace=60)
 
 
 def slipway_rate(stack: StackProcess, session: requests.Session, jobs: int, concurrency: int) -> float:
