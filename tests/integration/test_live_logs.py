@@ -62,7 +62,12 @@ def wait_running(api: Api, enqueued: dict[str, Any]) -> None:
 
 
 def test_lines_arrive_while_the_container_runs(api: Api, task_id: str) -> None:
-    enqueued = api.enqueue(task_id, "sh -c 'for i in 1 2 3 4 5 6; do echo out-$i; echo err-$i >&2; sleep 0.5; done'")
+    # The container waits 2 s before its first line so that the viewer is connected by then even on a
+    # loaded machine: a viewer that connects late gets the earlier lines in one replay, which would
+    # make them look batched. What is measured is the spread of the lines printed after that.
+    enqueued = api.enqueue(
+        task_id, "sh -c 'sleep 2; for i in 1 2 3 4 5 6; do echo out-$i; echo err-$i >&2; sleep 0.5; done'"
+    )
     url = ws_url(api.base_url, job_path(enqueued) + f"/executions/{enqueued['executionId']}/ws/")
     received = asyncio.run(watch(url))
     finished = api.wait_finished(enqueued["executionUrl"])
