@@ -30,6 +30,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.credentials import parse_authorizer
 from chalicelib.domain.errors import SlipwayError, ValidationError
 from chalicelib.domain.hosts import parse_host_id
+from chalicelib.domain.idempotency_keys import HEADER as IDEMPOTENCY_KEY_HEADER
 from chalicelib.domain.pagination import parse_page
 from chalicelib.domain.payload import parse_body
 from chalicelib.domain.urls import Urls, request_base_url
@@ -266,7 +267,7 @@ def openapi_document() -> dict[str, Any]:
 @route("/tasks/{task_id}", methods=("POST",), body=JOB_BODY, params=(IDEMPOTENCY_KEY,))
 def enqueue_job(task_id: str) -> Response | views.Enqueued:
     """Enqueue a job"""
-    key = app.current_request.headers.get(idempotency.HEADER)
+    key = app.current_request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is None:
         return _enqueued(jobs.enqueue(task_id, _body(), request_ip=_client_ip()))
     outcome = idempotency.enqueue_once(key, task_id, _body(), _client_ip(), app.lambda_context)

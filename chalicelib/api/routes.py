@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain.idempotency_keys import HEADER
 from chalicelib.domain.payload import TASK_ID_PATTERN
-from chalicelib.services.idempotency import HEADER
 from chalicelib.services.views import Error
 
 

@@ -32,12 +32,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from chalicelib.adapters.aws import client
-from chalicelib.domain.errors import Conflict, ServiceUnavailable, SlipwayError, ValidationError
+from chalicelib.domain.errors import Conflict, ServiceUnavailable, SlipwayError
+from chalicelib.domain.idempotency_keys import HEADER, validate_key
 from chalicelib.services import jobs
 from chalicelib.settings import get_settings
-
-HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 255
 
 
 class KeyReusedWithAnotherBody(SlipwayError):
@@ -53,12 +51,6 @@ class Outcome:
 
 # Set by the wrapped function when it really runs, so a replay can be told from a first run.
 _ran: contextvars.ContextVar[bool] = contextvars.ContextVar("idempotent_enqueue_ran", default=False)
-
-
-def validate_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise ValidationError(f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable characters", field=HEADER)
-    return key
 
 
 @lru_cache(maxsize=1)
