@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Chalice, CognitoUserPoolAuthorizer, IAMAuthorizer, Rate, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
-from chalicelib.api import auth, cors, openapi, stream_page
+from chalicelib.api import auth, console, cors, openapi, stream_page
 from chalicelib.api.request_ip import client_ip
 from chalicelib.api.routes import (
     API_KEY,
@@ -19,6 +19,7 @@ from chalicelib.api.routes import (
     IDEMPOTENCY_KEY,
     JOB_BODY,
     PAGE,
+    PROMETHEUS,
     ROUTES,
     SEARCH_QUERY,
     TEXT,
@@ -26,6 +27,7 @@ from chalicelib.api.routes import (
     Param,
     Route,
 )
+from chalicelib.domain import prometheus_text
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.credentials import parse_authorizer
 from chalicelib.domain.errors import SlipwayError, ValidationError
@@ -47,8 +49,10 @@ from chalicelib.services import (
     lookups,
     notifications,
     outputs,
+    prometheus_report,
     queries,
     stopping,
+    telemetry,
     views,
 )
 from chalicelib.settings import get_settings
@@ -112,6 +116,9 @@ def route(
                 answer = view(**params)
             except SlipwayError as exc:
                 answer = _error(exc)
+            finally:
+                # What the request recorded leaves as EMF before Lambda freezes the environment.
+                telemetry.flush()
             return _with_cors(answer if isinstance(answer, Response) else Response(body=answer))
 
         options: dict[str, Any] = {"methods": list(methods)}
@@ -367,6 +374,20 @@ def stream_execution(task_id: str, job_id: str, execution_id: str) -> Response:
     return _html(stream_page.execution_page(task_id, job_id, execution_id))
 
 
+@route("/ui", public=True, answer=HTML)
+def console_page() -> Response:
+    """The web console (one self-contained page; its requests carry the API's credentials)"""
+    return _html(console.page())
+
+
+@route("/metrics", answer=PROMETHEUS, slash=False)
+def metrics_view() -> Response:
+    """The service's metrics in Prometheus' text format"""
+    return Response(
+        body=prometheus_report.report(utcnow().timestamp()), headers={"Content-Type": prometheus_text.CONTENT_TYPE}
+    )
+
+
 # -- WebSocket log tails (the ids come as query parameters: see infra/cdk/functions/ws_path.js) --
 
 
@@ -404,7 +425,10 @@ def ws_replay(event: dict[str, str], context: Any) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatcher")
 def dispatch_due(event: Any) -> dict[str, int]:
     """EventBridge, every minute: create what is due in the look-ahead, resend what was lost."""
-    report = dispatcher.tick()
+    try:
+        report = dispatcher.tick()
+    finally:
+        telemetry.flush()
     return {"created": len(report.created), "skipped": report.skipped, "resent": len(report.resent)}
 
 
@@ -412,4 +436,7 @@ def dispatch_due(event: Any) -> dict[str, int]:
 def deliver_notifications(event: SQSEvent) -> dict[str, Any]:
     """SQS: webhooks and e-mails of execution events; failed records are reported one by one
     (``batchItemFailures``), so one bad receiver never replays the whole batch."""
-    return notifications.handle_batch(event.to_dict(), event.context)
+    try:
+        return notifications.handle_batch(event.to_dict(), event.context)
+    finally:
+        telemetry.flush()

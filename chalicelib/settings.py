@@ -48,6 +48,8 @@ class Settings:
     executions_per_page: int = 20
     # Jobs listed per page in the task details.
     jobs_per_page: int = 100
+    # Instants listed in a job's ``nextRuns`` (its next one, then a cron's ticks after it).
+    next_runs_listed: int = 5
     # The longest a container may run, whatever the job asks (seconds).
     hard_timeout_seconds: int = 1800
     # Env var names containing one of these words are shown as *** in responses.
@@ -193,6 +195,28 @@ class Settings:
     # Responses at least this large are gzipped for clients that accept it (API Gateway's
     # minimumCompressionSize; the local front door does the same); -1 = never.
     gzip_min_bytes: int = 1024
+    # CloudWatch namespace of the service's metrics (Embedded Metric Format, chalicelib/domain/metrics.py).
+    metrics_namespace: str = "Slipway"
+    # The ``service`` dimension of every metric; empty = "slipway-<stage>".
+    metrics_service: str = ""
+    # 1: write metrics as EMF lines on stdout (Lambda's logs turn them into CloudWatch metrics;
+    # a runner host needs the CloudWatch agent to pick them up); 0: not at all.
+    metrics_emf: int = 1
+    # 1: also keep the counters and duration sums in the counters table, for GET /metrics
+    # (the local stack sets it; in AWS the figures are CloudWatch's and this costs a write each).
+    metrics_local_counters: int = 0
+    # How often those totals are written, added up in memory meanwhile (seconds).
+    metrics_totals_seconds: float = 0.5
+    # How often a runner writes its buffered metrics and its slots in use (seconds).
+    metrics_flush_seconds: float = 60.0
+    # The CDK stack's alarms (infra/cdk/monitoring.py): the period each looks at (seconds), and
+    # how many executions failed by infrastructure in one period raise the alarm.
+    alarm_period_seconds: int = 300
+    alarm_infra_failures: int = 3
+
+    @property
+    def metrics_service_name(self) -> str:
+        return self.metrics_service or f"slipway-{self.stage}"
 
     @property
     def tasks_table(self) -> str:

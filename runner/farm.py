@@ -64,6 +64,11 @@ class FarmMember:
         self._last_state = self.circuit.state
         self._left = False
 
+    def running_count(self) -> int:
+        """Containers of this host running now (its slots in use)."""
+        with self._lock:
+            return len(self._running)
+
     # -- heartbeats --------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -18,6 +18,7 @@ from chalicelib.adapters import control, job_queue, warm_up
 from chalicelib.adapters.job_queue import Received
 from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.clock import utcnow
+from chalicelib.services import telemetry
 from chalicelib.settings import Settings
 from runner import reattach
 from runner.docker_engine import DockerEngine
@@ -28,6 +29,7 @@ from runner.heartbeats import ExecutionHeartbeats
 from runner.housekeeping import ContainerRemover
 from runner.log_fanout import LogFanout
 from runner.message_settler import MessageSettler
+from runner.metrics_flush import MetricsFlusher
 from runner.stand_ins import NO_LIVE_LOGS, LiveLogs, no_output
 from runner.start_gate import StartGate
 
@@ -75,6 +77,8 @@ class Runner:
         self.on_shutdown: list[Callable[[], None]] = []
         self.farm = FarmMember(settings, self.engine.port)
         self.on_shutdown.append(self.farm.leave)
+        self._metrics = MetricsFlusher(settings.runner_host, settings.metrics_flush_seconds, self.farm.running_count)
+        self.on_shutdown.append(self._metrics.stop)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -94,6 +98,7 @@ class Runner:
             logger.exception("recovering what a previous run of this runner left failed")
         self._execution_heartbeats.start()
         self.farm.start()
+        self._metrics.start()
         backoff = _BACKOFF_START
         try:
             while not self._stopping.is_set():
@@ -189,7 +194,10 @@ class Runner:
             self._release(free)
             return 0
         self._release(free - len(messages))
+        now = time.time()
         for received in messages:
+            not_before = received.message.not_before_ms if received.message is not None else 0
+            telemetry.message_received(received.sent_at, not_before, self.settings.schedule_lead_seconds, now)
             with self._lock:
                 self._in_flight[received.receipt_handle] = received
             future = self._pool.submit(self._execute, received)

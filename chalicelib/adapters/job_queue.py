@@ -51,6 +51,8 @@ class Received:
     message_id: str
     receive_count: int
     body: str
+    # When SQS got it (epoch seconds; its SentTimestamp), for the queue-age metric.
+    sent_at: float | None = None
 
 
 def job_queue_url() -> str:
@@ -75,7 +77,7 @@ def receive(max_messages: int, wait_seconds: int, visibility_seconds: int) -> li
         MaxNumberOfMessages=max(1, min(max_messages, SQS_MAX_BATCH)),
         WaitTimeSeconds=wait_seconds,
         VisibilityTimeout=visibility_seconds,
-        MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
     )
     return [_received(raw) for raw in response.get("Messages", [])]
 
@@ -91,7 +93,15 @@ def _received(raw: dict[str, Any]) -> Received:
         message_id=raw["MessageId"],
         receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
         body=raw["Body"],
+        sent_at=_sent_at(raw.get("Attributes", {}).get("SentTimestamp")),
     )
+
+
+def _sent_at(millis: str | None) -> float | None:
+    try:
+        return None if millis is None else int(millis) / 1000
+    except ValueError:
+        return None
 
 
 def delete(receipt_handle: str) -> None:

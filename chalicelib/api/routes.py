@@ -70,6 +70,7 @@ TEXT = Media(
     (Answer(302, "Larger than a response may be: a short-lived link to the object in S3", None),),
 )
 HTML = Media("text/html", "An HTML page")
+PROMETHEUS = Media("text/plain", "Prometheus text exposition format 0.0.4")
 
 PATH_PARAMS = {
     "task_id": Param(

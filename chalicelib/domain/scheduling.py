@@ -36,6 +36,15 @@ def next_cron_tick(expression: str, after: datetime, zone: str | None = None) ->
     return tick.astimezone(UTC)
 
 
+def upcoming_ticks(expression: str, first: datetime, count: int, zone: str | None = None) -> list[datetime]:
+    """``count`` ticks of ``expression`` from ``first`` on (``first`` itself included when it is
+    a tick: the job's own next instant), in UTC."""
+    ticks = [first.astimezone(UTC)]
+    while len(ticks) < count:
+        ticks.append(next_cron_tick(expression, ticks[-1], zone))
+    return ticks[:count]
+
+
 @dataclass(frozen=True)
 class TickPlan:
     """What to do with a job's due instant.

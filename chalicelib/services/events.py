@@ -15,6 +15,7 @@ from chalicelib.domain.clock import to_iso, utcnow
 from chalicelib.domain.deliveries import FINISHED, STARTED, wanted
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
+from chalicelib.services import telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,14 @@ def _publish_event(execution: ExecutionModel, kind: str, status: str | None, spe
 
 
 def execution_started(execution: ExecutionModel, spec: JobSpec | None) -> bool:
-    """Publish ``started`` (only when the job has ``starts`` hooks); False when that failed."""
+    """Publish ``started`` (only when the job has ``starts`` hooks); False when that failed.
+    Counted (and its dispatch delay measured) whatever the job wants."""
+    telemetry.execution_started(execution)
     return _publish_event(execution, STARTED, ExecutionStatus.RUNNING.value, spec)
 
 
 def execution_ended(execution: ExecutionModel, status: str, spec: JobSpec | None = None) -> None:
     """Publish ``finished`` with its status (only when the job asks for it; always when the
-    caller does not have the job at hand: the consumer then decides)."""
+    caller does not have the job at hand: the consumer then decides). Counted by status."""
+    telemetry.execution_finished(execution, status)
     _publish_event(execution, FINISHED, status, spec)

@@ -50,7 +50,7 @@ from chalicelib.domain.deliveries import (
 )
 from chalicelib.domain.mail import Mail, MailError
 from chalicelib.domain.payload import JobSpec
-from chalicelib.services import notification_content
+from chalicelib.services import notification_content, telemetry
 from chalicelib.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,8 @@ def _attempt(delivery: Delivery, content: dict[str, Any], settings: Settings) ->
     record = _deliver_once()(delivery=delivery.to_dict(), content=content)
     if record.get("delivered"):
         return
+    if delivery.channel == WEBHOOK:
+        telemetry.webhook_failed()
     if record.get("blocked"):
         # The address will not leave the blocked network by waiting: recorded, not retried.
         logger.warning("webhook to %s refused: %s", delivery.target, record.get("error"))

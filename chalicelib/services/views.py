@@ -13,6 +13,7 @@ from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.pagination import Page, Paging
 from chalicelib.domain.redaction import redact_envs, redact_webhooks
+from chalicelib.domain.scheduling import upcoming_ticks
 from chalicelib.domain.shapes import IsoTime, Keywords
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.urls import Urls
@@ -135,6 +136,9 @@ class JobView(TypedDict):
     lastModifiedAt: IsoTime
     metadata: JobMetadata
     nextRunAt: IsoTime
+    nextRuns: Annotated[
+        list[str], Keywords(description="The next instants the job is due (a cron's next five), ISO, UTC")
+    ]
     scheduled: bool
     skippedTicks: int
     taskId: str
@@ -326,12 +330,25 @@ def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, url
             "lastModifiedAt": to_iso(job.last_modified_at),
             "metadata": job_metadata(job, executions[0] if executions and page.page == 1 else None),
             "nextRunAt": to_iso_epoch(job.next_run_at),
+            "nextRuns": next_runs(job),
             "scheduled": bool(job.scheduled),
             "skippedTicks": int(job.skipped_ticks or 0),
             "taskId": job.task_id,
         },
         "task": task_ref(job.task_id, urls),
     }
+
+
+def next_runs(job: JobModel) -> list[str]:
+    """When the job is due next: its next instant and, for a cron, the ticks after it, up to
+    ``next_runs_listed``; empty when nothing is scheduled."""
+    if not job.scheduled or job.next_run_at is None:
+        return []
+    first = datetime.fromtimestamp(float(job.next_run_at), UTC)
+    spec = dict(job.spec)
+    cron = spec.get("cron")
+    instants = upcoming_ticks(cron, first, get_settings().next_runs_listed, spec.get("timezone")) if cron else [first]
+    return [text for text in (to_iso(instant) for instant in instants) if text is not None]
 
 
 def to_iso_epoch(seconds: float | None) -> str | None:

@@ -37,6 +37,7 @@ from constructs import Construct
 from chalicelib.resources import bucket_names, job_queue_names, queue_specs
 from infra.cdk import local_emulator
 from infra.cdk.config import DeployConfig, settings_environment
+from infra.cdk.monitoring import ServiceMonitoring
 from infra.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
 SES_ACTIONS = ("ses:SendRawEmail",)
 # Logical ids chalice package gives the handler ``@app.on_sqs_message(name="notifications")``.
 NOTIFICATIONS_FUNCTION = "Notifications"
+# Chalice names the dispatcher's scheduled Lambda after its function name (app.py).
+DISPATCHER_FUNCTION = "Dispatcher"
 NOTIFICATIONS_EVENT_SOURCE = "NotificationsSqsEventSource"
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 WEBSOCKET_ACTIONS = ("execute-api:ManageConnections",)
@@ -219,6 +222,7 @@ class SlipwayStack(Stack):
         self._wire_notifications_source()
         self._grant_api()
         self._grant_runner()
+        self.monitoring = self._monitoring()
         self.distribution = self._front_door()
         self._outputs()
 
@@ -450,6 +454,22 @@ class SlipwayStack(Stack):
         if self.websocket_api is not None:
             # The runner posts log batches to the viewers and closes them at the end.
             self._grant(role, WEBSOCKET_ACTIONS, [self._ws_connections_arn()])
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def _monitoring(self) -> ServiceMonitoring:
+        """The dashboard and the alarms on the service's metrics (infra/cdk/monitoring.py)."""
+        return ServiceMonitoring(
+            self,
+            "ServiceMetrics",
+            settings=self.settings,
+            job_queues=[self.queues[name] for name in job_queue_names(self.settings)],
+            dead_letter_queues={
+                "Jobs": self.queues[self.settings.job_dead_letter_queue],
+                "Notifications": self.notifications_dead_letter_queue,
+            },
+            dispatcher=self.resources.get(DISPATCHER_FUNCTION),
+        )
 
     # -- the front door --------------------------------------------------------------------
 

@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("SLIPWAY_WS_MANAGEMENT_URL", f"http://127.0.0.1:{args.port}")
         # Webhooks and e-mails link back here (no request to take the host from).
         os.environ.setdefault("SLIPWAY_LINKS_BASE_URL", f"http://localhost:{args.port}")
+        # GET /metrics answers the counters from the counters table (the API, the runners and the
+        # dispatcher are separate processes); no EMF lines on the terminal.
+        os.environ.setdefault("SLIPWAY_METRICS_LOCAL_COUNTERS", "1")
+        os.environ.setdefault("SLIPWAY_METRICS_EMF", "0")
         # Imported only now: settings and table names are read from the environment at import.
         from chalicelib.settings import get_settings
         from infra.local.provision import provision

@@ -22,12 +22,13 @@ from chalicelib.adapters import (
     job_repository,
     log_store,
     mail,
+    metrics,
     notification_queue,
     task_repository,
     webhook_client,
     ws_api,
 )
-from tests.fakes.outside import FakeConnections, FakeLogStore, FakeMail, FakeWebhookClient, FakeWsApi
+from tests.fakes.outside import FakeConnections, FakeLogStore, FakeMail, FakeMetrics, FakeWebhookClient, FakeWsApi
 from tests.fakes.queues import FakeControl, FakeJobQueue, FakeNotificationQueue
 from tests.fakes.tables import FakeTables
 
@@ -45,6 +46,7 @@ class Fakes:
     mail: FakeMail = field(default_factory=FakeMail)
     connections: FakeConnections = field(default_factory=FakeConnections)
     ws_api: FakeWsApi = field(default_factory=FakeWsApi)
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
 
     def replacements(self) -> list[tuple[ModuleType, object]]:
         """(adapter module, its fake)."""
@@ -61,6 +63,7 @@ class Fakes:
             (mail, self.mail),
             (connections, self.connections),
             (ws_api, self.ws_api),
+            (metrics, self.metrics),
         ]
 
 

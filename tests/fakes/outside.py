@@ -106,3 +106,29 @@ class FakeWsApi:
 
     def close(self, connection_id: str, endpoint: str | None = None) -> None:
         self.closed.append(connection_id)
+
+
+@dataclass
+class FakeMetrics:
+    """``metrics``: every value recorded (metric name, value, dimension value), and the flushes."""
+
+    recorded: list[tuple[str, float, str | None]] = field(default_factory=list)
+    flushes: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+
+    def record(self, metric: Any, value: float, dimension_value: str | None = None) -> None:
+        self.recorded.append((metric.name, float(value), dimension_value))
+
+    def flush(self) -> int:
+        self.flushes += 1
+        return len(self.recorded)
+
+    def write_totals(self) -> int:
+        return 0
+
+    def stored_totals(self, names: list[str]) -> dict[str, float]:
+        return {name: self.totals[name] for name in names if name in self.totals}
+
+    def named(self, name: str) -> list[tuple[float, str | None]]:
+        """The values recorded of metric ``name``, with their dimension values."""
+        return [(value, dimension) for metric, value, dimension in self.recorded if metric == name]
