@@ -33,6 +33,7 @@ from chalicelib.domain.credentials import parse_authorizer
 from chalicelib.domain.errors import SlipwayError, ValidationError
 from chalicelib.domain.hosts import parse_host_id
 from chalicelib.domain.idempotency_keys import HEADER as IDEMPOTENCY_KEY_HEADER
+from chalicelib.domain.overrides import parse_overrides
 from chalicelib.domain.pagination import parse_page
 from chalicelib.domain.payload import parse_body
 from chalicelib.domain.urls import Urls, request_base_url
@@ -52,6 +53,7 @@ from chalicelib.services import (
     prometheus_report,
     queries,
     stopping,
+    suspension,
     telemetry,
     views,
 )
@@ -91,6 +93,7 @@ def route(
     key_in_query: bool = False,
     *,
     body: object = None,
+    body_required: bool = True,
     answer: object = None,
     params: tuple[Param, ...] = (),
     answers: tuple[Answer, ...] = (),
@@ -102,9 +105,9 @@ def route(
     ``key_in_query``: an ``apiKey`` query parameter counts too (pages a browser opens by link).
 
     For the OpenAPI document (``routes.ROUTES``): the view's docstring is the summary and its
-    return type the answer (unless ``answer``), ``body`` what it reads, ``params`` the query and
-    header parameters, ``answers`` the statuses beyond 200, 400, 401 and 404, and ``slash``
-    whether the documented path ends with a slash."""
+    return type the answer (unless ``answer``), ``body`` what it reads (``body_required=False``:
+    it may be empty), ``params`` the query and header parameters, ``answers`` the statuses beyond
+    200, 400, 401 and 404, and ``slash`` whether the documented path ends with a slash."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -126,7 +129,18 @@ def route(
             options["authorizer"] = GATEWAY_AUTHORIZER
         if set(methods) & {"POST", "PUT", "DELETE"}:
             options["content_types"] = BODY_TYPES
-        doc = Route(path, "", view, public, body=body, answer=answer, params=params, answers=answers, slash=slash)
+        doc = Route(
+            path,
+            "",
+            view,
+            public,
+            body=body,
+            body_required=body_required,
+            answer=answer,
+            params=params,
+            answers=answers,
+            slash=slash,
+        )
         if key_in_query:
             doc = dataclasses.replace(doc, params=(*params, API_KEY))
         _register(path, view.__name__, handler, options, [dataclasses.replace(doc, method=m) for m in methods])
@@ -192,6 +206,12 @@ def _query(name: str) -> str | None:
 
 def _body() -> dict[str, Any]:
     return parse_body(app.current_request.raw_body, get_settings().max_request_body_bytes)
+
+
+def _optional_body() -> dict[str, Any]:
+    """The body, or {} when none was sent."""
+    raw = app.current_request.raw_body
+    return _body() if raw not in (None, b"", "") else {}
 
 
 def _client_ip() -> str | None:
@@ -353,6 +373,28 @@ def stop_job(task_id: str, job_id: str) -> views.JobStopped:
 def retry_job(task_id: str, job_id: str) -> views.Enqueued:
     """Run the job again now"""
     return _enqueued(jobs.retry_now(task_id, job_id, request_ip=_client_ip()))
+
+
+@route(JOB + "/run", methods=("POST",), body=views.RunBody, body_required=False)
+def run_job_now(task_id: str, job_id: str) -> views.Enqueued:
+    """Run the job now, optionally with other env values or command for that execution only"""
+    overrides = parse_overrides(_optional_body())
+    return _enqueued(jobs.run_now(task_id, job_id, overrides, request_ip=_client_ip()))
+
+
+_NOT_LIVE_CRON = (Answer(409, "The job was stopped: its cron no longer ticks"),)
+
+
+@route(JOB + "/suspend", methods=("POST",), answers=_NOT_LIVE_CRON)
+def suspend_job(task_id: str, job_id: str) -> views.JobSuspension:
+    """Suspend a cron job: no execution is created until it is resumed"""
+    return views.job_suspension(suspension.suspend(task_id, job_id), _urls())
+
+
+@route(JOB + "/resume", methods=("POST",), answers=_NOT_LIVE_CRON)
+def resume_job(task_id: str, job_id: str) -> views.JobSuspension:
+    """Resume a suspended cron job from its next instant after now"""
+    return views.job_suspension(suspension.resume(task_id, job_id), _urls())
 
 
 @route(EXECUTION + "/stop", methods=("POST",))

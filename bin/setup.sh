@@ -1,9 +1,11 @@
 # Sourced by bin/serve and bin/test: makes this machine ready, idempotently.
 #  - a virtualenv in .venv with requirements-dev.txt (reinstalled when the file changes)
+#  - this project installed editable in it, for the `slipway` CLI (the console script of pyproject.toml)
 #  - the local AWS emulator's own virtualenv in .local/emulator-venv (requirements-emulator.txt:
 #    MiniStack pins a botocore of its own, so it is kept apart from the service's packages)
 #  - a running Docker Engine (installed and started when missing)
 #  - chromium and chromium-driver, for the page tests
+#  - tmux, for the test that types Ctrl-C into `slipway run -f` (tests/cli)
 #  - the local test images (built from Debian's busybox-static: no registry is needed)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +30,18 @@ ensure_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python dependencies"
     "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_cli() {
+  # The `slipway` console script: this checkout, editable. Keyed on the checkout's path too, so
+  # a virtualenv shared by several checkouts points at the one that last set it up.
+  local stamp="$ROOT/.venv/.cli.sha"
+  local want; want="$( (cat "$ROOT/pyproject.toml"; echo "$ROOT") | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$ROOT/.venv/bin/slipway" ]; then
+    log "installing the slipway CLI"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
     echo "$want" > "$stamp"
   fi
 }
@@ -72,13 +86,22 @@ ensure_chromium() {
   fi
 }
 
+ensure_tmux() {
+  if ! command -v tmux >/dev/null 2>&1; then
+    log "installing tmux"
+    apt_install tmux
+  fi
+}
+
 ensure_test_images() {
   "$ROOT/bin/build-test-images"
 }
 
 ensure_venv
+ensure_cli
 ensure_emulator_venv
 ensure_docker
 [ "${SLIPWAY_SKIP_CHROMIUM:-}" = 1 ] || ensure_chromium
+ensure_tmux
 ensure_test_images
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -28,6 +28,7 @@ from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.deliveries import STARTED, wanted
+from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.scheduling import Overlap, overlap_decision
 from chalicelib.domain.statuses import ExecutionStatus
@@ -244,7 +245,7 @@ class ExecutionRun:
         if job is None:
             self._finish(ExecutionStatus.FAILED, error="the job was deleted before its execution started")
             return Disposition(True, "job gone")
-        self.spec = spec = JobSpec.from_dict(job.spec)
+        self.spec = spec = _as_run(job, execution)
         if spec.expiration is not None and self.clock().timestamp() > spec.expiration:
             self._finish(ExecutionStatus.EXPIRED, error=f"dequeued after the job's expiration ({spec.expiration})")
             return Disposition(True, "expired")
@@ -272,7 +273,7 @@ class ExecutionRun:
                 self._finish(ExecutionStatus.FAILED, error="the job was deleted while its execution ran")
                 self._remove_container()
                 return Disposition(True, "job gone")
-            self.spec = spec = JobSpec.from_dict(job.spec)
+            self.spec = spec = _as_run(job, execution)
             if execution.stop_requested:
                 self._state.move(RunState.STOPPING)
             return self._contained(lambda: self._follow_resumed(execution, spec, container_id))
@@ -680,3 +681,8 @@ def _join_while_busy(readers: list[threading.Thread], captures: tuple[StreamCapt
 
 def _join(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
+
+
+def _as_run(job: JobModel, execution: ExecutionModel) -> JobSpec:
+    """The job's definition as this execution runs it: with its run-now overrides, if any."""
+    return apply_overrides(JobSpec.from_dict(job.spec), RunOverrides.from_dict(execution.overrides))

@@ -167,6 +167,8 @@ def _detail_actions(
         JobModel.request_ip.set(request_ip) if request_ip else JobModel.request_ip.remove(),
         # A pending schedule is replaced by the new one (or cleared for an immediate run).
         JobModel.scheduled.set(next_run_at is not None),
+        # A replaced job starts afresh: a suspension of the old definition does not carry over.
+        JobModel.suspended.remove(),
     ]
     if next_run_at is None:
         actions += [JobModel.next_run_at.remove(), JobModel.due_shard.remove()]
@@ -190,6 +192,7 @@ def _set_details(
     job.last_modified_at = now
     job.request_ip = request_ip
     job.scheduled = next_run_at is not None
+    job.suspended = None
     job.next_run_at = next_run_at
     job.due_shard = DUE_SHARD if next_run_at is not None else None
     if execution is not None:
@@ -262,7 +265,40 @@ def cancel_schedule(job: JobModel, now: datetime) -> None:
             JobModel.next_run_at.remove(),
             JobModel.due_shard.remove(),
             JobModel.scheduled.set(False),
+            JobModel.suspended.remove(),
             JobModel.stopped_at.set(now),
             JobModel.last_modified_at.set(now),
         ]
     )
+
+
+def suspend_schedule(job: JobModel, now: datetime) -> None:
+    """Take the job out of the due index and mark it suspended. A dispatcher racing this write
+    loses: its own is conditioned on the instant it read, which is gone."""
+    job.update(
+        actions=[
+            JobModel.next_run_at.remove(),
+            JobModel.due_shard.remove(),
+            JobModel.scheduled.set(False),
+            JobModel.suspended.set(True),
+            JobModel.last_modified_at.set(now),
+        ],
+        condition=JobModel.job_id.exists(),
+    )
+
+
+def resume_schedule(job: JobModel, next_run: float, now: datetime) -> bool:
+    """Put a suspended job back in the due index at ``next_run``; False when it was not
+    suspended any more (resumed, replaced or stopped meanwhile)."""
+    with conditional_write() as write:
+        job.update(
+            actions=[
+                JobModel.suspended.remove(),
+                JobModel.next_run_at.set(next_run),
+                JobModel.due_shard.set(DUE_SHARD),
+                JobModel.scheduled.set(True),
+                JobModel.last_modified_at.set(now),
+            ],
+            condition=JobModel.suspended == True,  # noqa: E712 (a PynamoDB condition, not a comparison)
+        )
+    return write.applied

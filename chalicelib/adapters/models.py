@@ -135,6 +135,9 @@ class JobModel(Model):
     last_skipped_at = UTCDateTimeAttribute(null=True)
     # The caller of the latest POST/PUT: its scheduled runs carry it as their requestIP.
     request_ip = UnicodeAttribute(null=True)
+    # A suspended cron keeps its definition but has no next run (it is out of the due index)
+    # until it is resumed.
+    suspended = BooleanAttribute(null=True)
 
     by_due = JobsByDue()
 
@@ -204,6 +207,8 @@ class ExecutionModel(Model):
     # The due instant of a scheduled run or retry (None: run at once).
     scheduled_for = UTCDateTimeAttribute(null=True)
     retry_of = UnicodeAttribute(null=True)
+    # A run-now's {"env": {...}, "command": "..."} over the job's definition (domain/overrides.py).
+    overrides = JSONAttribute(null=True)
     stop_requested = BooleanAttribute(default=False)
     # The ``started`` event was published (set only for jobs that want it): a runner re-attached
     # after a restart publishes it when the runner that started the container could not.

@@ -171,7 +171,7 @@ def _operation(route: Route, components: set[str]) -> Schema:
     }
     if route.body is not None:
         body = _ref(JOB_BODY) if route.body == JOB_BODY else _schema_of(route.body, components)
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": route.body_required, "content": {"application/json": {"schema": body}}}
     if route.public:
         operation["security"] = []
     if route.deprecated:

@@ -56,6 +56,7 @@ class Route:
     deprecated: bool = False  # the older singular /job/ form
     slash: bool = True  # documented with a final slash, as api.md spells the paths
     body: object = None  # a TypedDict, or "JobPayload" (the job body of job_schema.py)
+    body_required: bool = True  # False: an empty body is the same as {}
     answer: object = None  # a TypedDict or a Media; None: the view's return type
     params: tuple[Param, ...] = ()
     answers: tuple[Answer, ...] = ()

@@ -17,6 +17,7 @@ from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -207,7 +208,16 @@ class Email(Kind):
         return value
 
 
-_HOOK_URL = Text(pattern="^https?://", message="{path}[].url must be an http(s) URL")
+def _hook_url(url: str) -> None:
+    """A URL the pattern lets through yet no client can use (``http://[x``, a port past 65535)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise _fail(f"webhooks[].url {url!r} is not a valid URL: {exc}", "webhooks") from exc
+
+
+_HOOK_URL = Text(pattern="^https?://", message="{path}[].url must be an http(s) URL", test=_hook_url)
 _HOOK_HEADERS = StringMap(message="{path}[].headers must map names to strings")
 _HOOK_RETRIES = Integer(minimum=0, message="{path}[].retries must be an integer ≥ 0")
 

@@ -10,6 +10,7 @@ from chalicelib.adapters import job_queue
 from chalicelib.adapters.models import AWAITING_SHARD, ExecutionModel
 from chalicelib.domain.ids import new_execution_id
 from chalicelib.domain.limits import sqs_delay
+from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.settings import get_settings
@@ -28,8 +29,12 @@ def new_execution(
     scheduled_for: datetime | None = None,
     execution_id: str | None = None,
     retry_of: str | None = None,
+    overrides: RunOverrides | None = None,
 ) -> ExecutionModel:
-    """An ``enqueued`` execution, in the awaiting-dispatch index until a runner claims it."""
+    """An ``enqueued`` execution, in the awaiting-dispatch index until a runner claims it;
+    with ``overrides``, it runs with them over the job's env and command."""
+    overrides = overrides or RunOverrides()
+    spec = apply_overrides(spec, overrides)
     return ExecutionModel(
         job_id,
         execution_id or new_execution_id(),
@@ -42,6 +47,7 @@ def new_execution(
         request_ip=request_ip,
         scheduled_for=scheduled_for,
         retry_of=retry_of,
+        overrides=overrides.to_dict(),
         awaiting_shard=AWAITING_SHARD,
         dispatch_at=max(now, scheduled_for or now).timestamp(),
     )

@@ -11,6 +11,7 @@ from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.ids import is_uuid4, new_job_id
+from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec, parse_job, refuse_oversized, validate_task_id
 from chalicelib.domain.pools import queue_for_task
 from chalicelib.domain.scheduling import first_run
@@ -72,9 +73,19 @@ def enqueue(
 
 def retry_now(task_id: str, job_id: str, request_ip: str | None = None) -> Enqueued:
     """A new execution of the job, at once, with its current details."""
+    return run_now(task_id, job_id, RunOverrides(), request_ip=request_ip)
+
+
+def run_now(
+    task_id: str, job_id: str, overrides: RunOverrides, request_ip: str | None = None, now: datetime | None = None
+) -> Enqueued:
+    """A new execution of the job, at once, with ``overrides`` over its env and command for that
+    execution only; the job's definition and schedule (suspended or not) stay as they are."""
     job = require_job(task_id, job_id)
-    now = utcnow()
-    execution = new_execution(task_id, job_id, JobSpec.from_dict(job.spec), now, request_ip=request_ip)
+    spec = JobSpec.from_dict(job.spec)
+    refuse_oversized(apply_overrides(spec, overrides), get_settings().max_job_bytes)
+    now = now or utcnow()
+    execution = new_execution(task_id, job_id, spec, now, request_ip=request_ip, overrides=overrides)
     job_repository.add_execution(job, execution, now)
     return _sent(job, execution, now)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.ids import derived_execution_id
+from chalicelib.domain.overrides import RunOverrides
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services.executions import new_execution
@@ -41,4 +42,6 @@ def plan_retry(
         scheduled_for=due,
         execution_id=derived_execution_id(execution.job_id, int(due.timestamp() * 1000), execution.execution_id),
         retry_of=execution.execution_id,
+        # A retry of a run-now with overrides runs with the same ones.
+        overrides=RunOverrides.from_dict(execution.overrides),
     )

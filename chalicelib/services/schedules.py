@@ -30,6 +30,11 @@ def _epoch_to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(float(seconds), UTC)
 
 
+def tick_execution_id(job_id: str, due_epoch: float) -> str:
+    """The id of the execution of a job's cron/one-off instant: derived, so it is made once."""
+    return derived_execution_id(job_id, int(due_epoch * 1000), "tick")
+
+
 def materialize(job: JobModel, now: datetime, report: TickReport | None = None) -> ExecutionModel | None:
     """Handle the job's current due instant: create its execution (once) and advance the schedule."""
     report = report or TickReport()
@@ -48,7 +53,7 @@ def materialize(job: JobModel, now: datetime, report: TickReport | None = None) 
             now,
             request_ip=job.request_ip,
             scheduled_for=max(due, now),
-            execution_id=derived_execution_id(job.job_id, int(due_epoch * 1000), "tick"),
+            execution_id=tick_execution_id(job.job_id, due_epoch),
         )
     next_run = plan.next_run.timestamp() if plan.next_run else None
     if not job_repository.advance_schedule(job, due_epoch, next_run, execution, len(plan.skipped), now):

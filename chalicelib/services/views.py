@@ -86,6 +86,14 @@ class ExecutionMetadata(TypedDict):
     notifyDispatch: list[dict[str, Any]]
 
 
+class RunOverridesView(TypedDict):
+    """What this execution ran with instead of its job's: env merged over the job's envs
+    (secret-looking names shown as ***), and the command"""
+
+    env: dict[str, str]
+    command: NotRequired[str]
+
+
 class Execution(TypedDict):
     command: str
     createdAt: IsoTime
@@ -101,6 +109,7 @@ class Execution(TypedDict):
     requestIP: str | None
     scheduledFor: IsoTime
     retryOf: str | None
+    overrides: RunOverridesView | None
     startedAt: IsoTime
     status: Annotated[str, Keywords(enum=[status.value for status in ExecutionStatus])]
     url: str
@@ -141,6 +150,7 @@ class JobView(TypedDict):
     ]
     scheduled: bool
     skippedTicks: int
+    suspended: bool
     taskId: str
 
 
@@ -157,6 +167,21 @@ class ExecutionDetails(TypedDict):
     execution: Execution
     job: Ref
     task: Ref
+
+
+class RunBody(TypedDict):
+    """The body of the run route (optional): what this one execution runs with instead of the
+    job's definition"""
+
+    env: NotRequired[Annotated[dict[str, str], Keywords(example={"DRY_RUN": "1"})]]
+    command: NotRequired[Annotated[str, Keywords(example="echo once")]]
+
+
+class JobSuspension(JobStopped):
+    """The job: whether its cron is suspended, and its next instant"""
+
+    suspended: bool
+    nextRunAt: IsoTime
 
 
 class ExecutionStopped(TypedDict):
@@ -208,6 +233,14 @@ class DispatchRecords(TypedDict):
 
 def job_stopped(task_id: str, job_id: str, urls: Urls) -> JobStopped:
     return {"jobId": job_id, "jobUrl": urls.job(task_id, job_id), "taskId": task_id, "taskUrl": urls.task(task_id)}
+
+
+def job_suspension(job: JobModel, urls: Urls) -> JobSuspension:
+    return {
+        **job_stopped(job.task_id, job.job_id, urls),
+        "suspended": bool(job.suspended),
+        "nextRunAt": to_iso_epoch(job.next_run_at),
+    }
 
 
 def job_saved(task_id: str, job_id: str, queue_job_id: str | None, urls: Urls) -> JobSaved:
@@ -273,10 +306,20 @@ def execution(item: ExecutionModel, urls: Urls) -> Execution:
         "requestIP": item.request_ip,
         "scheduledFor": to_iso(item.scheduled_for),
         "retryOf": item.retry_of,
+        "overrides": overrides_view(item.overrides),
         "startedAt": to_iso(item.started_at),
         "status": item.status,
         "url": urls.execution(item.task_id, item.job_id, item.execution_id),
     }
+
+
+def overrides_view(stored: dict[str, Any] | None) -> RunOverridesView | None:
+    if not stored:
+        return None
+    view: RunOverridesView = {"env": redact_envs(dict(stored.get("env") or {}), get_settings().secret_env_words)}
+    if stored.get("command") is not None:
+        view["command"] = str(stored["command"])
+    return view
 
 
 def dispatch_records(item: ExecutionModel) -> DispatchRecords:
@@ -333,6 +376,7 @@ def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, url
             "nextRuns": next_runs(job),
             "scheduled": bool(job.scheduled),
             "skippedTicks": int(job.skipped_ticks or 0),
+            "suspended": bool(job.suspended),
             "taskId": job.task_id,
         },
         "task": task_ref(job.task_id, urls),

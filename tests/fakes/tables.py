@@ -194,6 +194,7 @@ class FakeTables:
             job.last_modified_at = now
         job.request_ip = request_ip
         job.scheduled = next_run_at is not None
+        job.suspended = None
         job.next_run_at = next_run_at
         job.due_shard = DUE_SHARD if next_run_at is not None else None
         if execution is not None:
@@ -256,9 +257,34 @@ class FakeTables:
         stored = self.jobs.setdefault((job.task_id, job.job_id), _copy(job))
         _set(
             stored,
-            {"next_run_at": None, "due_shard": None, "scheduled": False, "stopped_at": now, "last_modified_at": now},
+            {
+                "next_run_at": None,
+                "due_shard": None,
+                "scheduled": False,
+                "suspended": None,
+                "stopped_at": now,
+                "last_modified_at": now,
+            },
         )
         _refresh(job, stored)
+
+    def suspend_schedule(self, job: JobModel, now: datetime) -> None:
+        stored = self.jobs.get((job.task_id, job.job_id))
+        if stored is None:
+            raise _cancelled()
+        values = {"next_run_at": None, "due_shard": None, "scheduled": False, "suspended": True}
+        _set(stored, {**values, "last_modified_at": now})
+        _refresh(job, stored)
+
+    def resume_schedule(self, job: JobModel, next_run: float, now: datetime) -> bool:
+        """Only while the stored job is still suspended."""
+        stored = self.jobs.get((job.task_id, job.job_id))
+        if stored is None or not stored.suspended:
+            return False
+        values = {"next_run_at": next_run, "due_shard": DUE_SHARD, "scheduled": True, "suspended": None}
+        _set(stored, {**values, "last_modified_at": now})
+        _refresh(job, stored)
+        return True
 
     # -- execution_repository: reading ---------------------------------------------------------
 

@@ -276,6 +276,9 @@ def test_unbalanced_quotes_in_the_command_are_rejected(command):
         ({"notify": []}, "notify"),
         ({"webhooks": [{"url": "http://x"}]}, "webhooks"),
         ({"webhooks": []}, "webhooks"),
+        # URLs the http(s) pattern lets through that no client could post to.
+        ({"webhooks": {"fails": [{"url": "http://[x/"}]}}, "webhooks"),
+        ({"webhooks": {"fails": [{"url": "https://h:99999/"}]}}, "webhooks"),
         ({"retryBackoff": [1000]}, "retryBackoff"),
     ],
 )
