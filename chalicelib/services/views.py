@@ -385,8 +385,8 @@ def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, url
 
 def next_runs(job: JobModel) -> list[str]:
     """When the job is due next: its next instant and, for a cron, the ticks after it, up to
-    ``next_runs_listed``; empty when nothing is scheduled."""
-    if not job.scheduled or job.next_run_at is None:
+    ``next_runs_listed``; empty when nothing is scheduled (or its cron is suspended)."""
+    if job.suspended or not job.scheduled or job.next_run_at is None:
         return []
     first = datetime.fromtimestamp(float(job.next_run_at), UTC)
     spec = dict(job.spec)

@@ -280,25 +280,7 @@ def test_the_farm_page_shows_the_runner_and_its_running_container(
     assert int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-refreshes")) > refreshes
 
 
-def _route_exists(path_end: str) -> bool:
-    import app
-
-    return any(path.endswith(path_end) for path in app.app.routes)
-
-
-# PENDING the other branch (the CLI and the suspend/resume and run-now routes of issue 16): the
-# console's buttons are written against POST …/suspend/, …/resume/ and …/run/; these tests run by
-# themselves once those routes are in the tree (the lead merges them), and are skipped until then.
-PENDING_SUSPEND = pytest.mark.skipif(
-    not _route_exists("/suspend"), reason="PENDING other branch: POST …/jobs/<j>/suspend/ and resume/ not in this tree"
-)
-PENDING_RUN = pytest.mark.skipif(
-    not _route_exists("/run"), reason="PENDING other branch: POST …/jobs/<j>/run/ not in this tree"
-)
-
-
-@PENDING_SUSPEND
-def test_pending_suspend_and_resume_buttons_of_a_cron_job(api: Api, browser: webdriver.Chrome, task_id: str) -> None:
+def test_suspend_and_resume_buttons_of_a_cron_job(api: Api, browser: webdriver.Chrome, task_id: str) -> None:
     enqueued = api.enqueue(task_id, "echo tick", cron="0 3 * * *")
     open_page(browser, api, job_hash(enqueued), "job")
 
@@ -311,8 +293,7 @@ def test_pending_suspend_and_resume_buttons_of_a_cron_job(api: Api, browser: web
     api.post(f"{job_hash(enqueued)}/stop/")
 
 
-@PENDING_RUN
-def test_pending_run_now_with_overrides(api: Api, browser: webdriver.Chrome, task_id: str) -> None:
+def test_run_now_with_overrides(api: Api, browser: webdriver.Chrome, task_id: str) -> None:
     enqueued = api.enqueue(task_id, "echo plain")
     api.wait_finished(enqueued["executionUrl"])
     open_page(browser, api, job_hash(enqueued), "job")
