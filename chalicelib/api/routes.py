@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.domain.payload import TASK_ID_PATTERN
 from chalicelib.services.idempotency import HEADER
-from chalicelib.services.views import Error
+from chalicelib.services.views import Error, OutputParts
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ TEXT = Media(
     (Answer(302, "Larger than a response may be: a short-lived link to the object in S3", None),),
 )
 HTML = Media("text/html", "An HTML page")
+# ``logs/`` of a run too large to answer inline and stored without its combined object.
+LOG_PARTS = Answer(300, "Too large to answer as one, with no combined object: a link to each part", OutputParts)
 
 PATH_PARAMS = {
     "task_id": Param(
