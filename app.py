@@ -18,6 +18,7 @@ from chalicelib.api.routes import (
     HTML,
     IDEMPOTENCY_KEY,
     JOB_BODY,
+    LOG_PARTS,
     PAGE,
     PROMETHEUS,
     ROUTES,
@@ -222,6 +223,9 @@ def _client_ip() -> str | None:
 def _text(output: outputs.Output) -> Response:
     if output.redirect_url is not None:
         return Response(body="", status_code=302, headers={"Location": output.redirect_url})
+    if output.parts:
+        # Too large to answer as one and stored as two objects only: the links of each (300).
+        return Response(body=views.output_parts(output.parts), status_code=300)
     return Response(body=output.text or "", headers={"Content-Type": "text/plain; charset=utf-8"})
 
 
@@ -320,7 +324,7 @@ def job_details(task_id: str, job_id: str) -> views.JobDetails:
     return queries.job_details(task_id, job_id, parse_page(_query("page")), _urls())
 
 
-@route(JOB + "/logs", answer=TEXT)
+@route(JOB + "/logs", answer=TEXT, answers=(LOG_PARTS,))
 def job_logs(task_id: str, job_id: str) -> Response:
     """The last execution's stdout + '\\n-=-\\n' + stderr"""
     return _text(outputs.combined(lookups.require_latest_execution(task_id, job_id)[1]))
@@ -344,7 +348,7 @@ def execution_details(task_id: str, job_id: str, execution_id: str) -> views.Exe
     return queries.execution_details(task_id, job_id, execution_id, _urls())
 
 
-@route(EXECUTION + "/logs", answer=TEXT)
+@route(EXECUTION + "/logs", answer=TEXT, answers=(LOG_PARTS,))
 def execution_logs(task_id: str, job_id: str, execution_id: str) -> Response:
     """One execution's stdout + '\\n-=-\\n' + stderr"""
     return _text(outputs.combined(lookups.require_execution(task_id, job_id, execution_id)))

@@ -56,7 +56,9 @@ class Settings:
     secret_env_words: tuple[str, ...] = ("password", "key", "secret", "client_id")
     # stdout/stderr kept inline on the execution item (bytes); all of it always goes to S3.
     inline_output_bytes: int = 64 * 1024
-    # Largest log body served directly; above it the client is redirected to S3 (Lambda caps at 6 MB).
+    # Largest log body served inline, counted as the Lambda response holds it (a JSON string, non-ASCII
+    # and control characters escaped); above it the client is redirected to S3 (Lambda caps at 6 MB).
+    # Log texts inlined in execution and job details share it too.
     max_response_body_bytes: int = 5 * 1024 * 1024
     # Largest request body accepted (bytes).
     max_request_body_bytes: int = 256 * 1024
@@ -84,6 +86,9 @@ class Settings:
     dispatch_interval_seconds: float = 1.0
     # An execution still unclaimed this long after it was due had its message lost: send it again.
     reconcile_after_seconds: int = 30
+    # A ``scheduled`` execution (made ahead of its instant) still unclaimed this long after its
+    # instant is made ``enqueued`` by the dispatcher: listed and counted as a run waiting for a runner.
+    scheduled_promote_after_seconds: float = 5.0
     # Longest wait between two retries (ms): SQS delays a message 15 minutes at most.
     retry_max_delay_ms: int = 900_000
     # Prefix of the labels put on every container the runner starts.

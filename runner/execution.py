@@ -39,7 +39,7 @@ from chalicelib.settings import Settings
 from runner import labels
 from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine, EngineError
 from runner.farm import Admission
-from runner.output import StreamCapture
+from runner.output import StreamCapture, combined_output, needs_combined_object
 from runner.run_state import RunState, RunStateMachine
 from runner.stand_ins import (
     NO_FARM,
@@ -207,13 +207,16 @@ class ExecutionRun:
     def _claim_and_run(self, message: ExecutionMessage) -> Disposition:
         # The job is read while the claim is written: one round trip fewer before the container.
         job_read = _BOOKKEEPING.submit(job_repository.get_job, message.task_id, message.job_id)
+        now = self.clock().timestamp()
         claim = execution_repository.claim(
             message.job_id,
             message.execution_id,
             self.settings.runner_host,
             self.engine.port,
             self.received.message_id,
-            now=self.clock().timestamp(),
+            now=now,
+            # Ahead of its instant: most likely made ``scheduled`` by the look-ahead.
+            task_id=message.task_id if message.not_before_ms / 1000 > now else None,
         )
         if not claim.claimed:
             return self._not_claimed(claim.execution)
@@ -586,14 +589,20 @@ class ExecutionRun:
         if len(streams) == 1:
             name, capture = streams[0]
             log_store.upload(getattr(execution, f"{name}_key"), capture.rewound())
-            return
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            uploads = [
-                pool.submit(log_store.upload, getattr(execution, f"{name}_key"), capture.rewound())
-                for name, capture in streams
-            ]
-            for upload in uploads:
-                upload.result()
+        elif streams:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                uploads = [
+                    pool.submit(log_store.upload, getattr(execution, f"{name}_key"), capture.rewound())
+                    for name, capture in streams
+                ]
+                for upload in uploads:
+                    upload.result()
+        if needs_combined_object(stdout, stderr, self.settings.max_response_body_bytes):
+            # ``logs/`` of this run could not be answered inline: one object more to redirect to,
+            # read from the same captures once their own uploads are done.
+            key = log_store.object_key(execution.task_id, execution.job_id, execution.execution_id, "logs")
+            execution.logs_key = key
+            log_store.upload(key, combined_output(stdout, stderr))
 
     def _finish(
         self,
@@ -621,6 +630,7 @@ class ExecutionRun:
                 stderr_bytes=stderr.size,
                 stdout_key=execution.stdout_key,
                 stderr_key=execution.stderr_key,
+                logs_key=execution.logs_key,
             )
         ended = end_run(execution, status, values, self.job, self.spec, self.clock(), settle=self._settle)
         if not ended.ended:

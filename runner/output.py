@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Sequence
 from typing import BinaryIO, cast
+
+from chalicelib.domain.answer_size import LOG_SEPARATOR, combined_answer_bound, text_answer_bound
 
 # Kept in memory before spilling to a temporary file: small outputs never touch the disk.
 _SPOOL_BYTES = 1024 * 1024
@@ -16,10 +19,13 @@ class StreamCapture:
         self._tail = bytearray()
         self._inline_limit = inline_limit
         self.size = 0
+        # An upper bound of the size this output takes as a text answer of Lambda's (escaped).
+        self.answer_bound = 2
 
     def write(self, chunk: bytes) -> None:
         self._file.write(chunk)
         self.size += len(chunk)
+        self.answer_bound += text_answer_bound(chunk)
         self._tail += chunk
         # Trim lazily so a stream of small chunks costs amortised O(1) per byte.
         if len(self._tail) > 2 * self._inline_limit:
@@ -41,6 +47,43 @@ class StreamCapture:
 
     def close(self) -> None:
         self._file.close()
+
+
+def needs_combined_object(stdout: StreamCapture, stderr: StreamCapture, answer_limit: int) -> bool:
+    """Whether stdout + separator + stderr might not fit one answer (``logs/``), so that it is
+    stored as an object of its own for the API to redirect to."""
+    return combined_answer_bound(stdout.answer_bound, stderr.answer_bound) > answer_limit
+
+
+def combined_output(stdout: StreamCapture, stderr: StreamCapture) -> BinaryIO:
+    """stdout, the separator, then stderr, read in turn as one file (for an upload)."""
+    parts = [stdout.rewound(), io.BytesIO(LOG_SEPARATOR.encode()), stderr.rewound()]
+    return cast(BinaryIO, io.BufferedReader(_Chained(parts)))
+
+
+class _Chained(io.RawIOBase):
+    """Reads its files one after the other; closing it closes them (not the captures)."""
+
+    def __init__(self, parts: Sequence[BinaryIO]) -> None:
+        self._parts = list(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while self._parts:
+            data = self._parts[0].read(len(buffer))
+            if data:
+                buffer[: len(data)] = data
+                return len(data)
+            self._parts.pop(0).close()
+        return 0
+
+    def close(self) -> None:
+        for part in self._parts:
+            part.close()
+        self._parts = []
+        super().close()
 
 
 class _Borrowed(io.RawIOBase):

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.aws import connection
 from chalicelib.adapters.conditional_writes import conditional_write
-from chalicelib.adapters.models import ACTIVE_SHARD, AWAITING_SHARD, ExecutionModel, JobModel
+from chalicelib.adapters.models import ACTIVE_SHARD, AWAITING_SHARD, SCHEDULED_SHARD, ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
 
@@ -44,17 +44,37 @@ def get_execution(job_id: str, execution_id: str, consistent: bool = False) -> E
 
 
 def list_executions(job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
-    """Page ``page`` of a job's executions, newest first."""
+    """Page ``page`` of a job's executions, newest first; ``scheduled`` ones are not runs yet
+    and are left out (a job holds a few at most: the look-ahead's next instants)."""
     start_key: dict[str, Any] | None = None
+    listed = ExecutionModel.status != ExecutionStatus.SCHEDULED.value
     skip = (page - 1) * per_page
     if skip:
         results = ExecutionModel.query(
-            job_id, scan_index_forward=False, limit=skip, attributes_to_get=["job_id", "execution_id"]
+            job_id,
+            scan_index_forward=False,
+            limit=skip,
+            attributes_to_get=["job_id", "execution_id"],
+            filter_condition=listed,
         )
         if sum(1 for _ in results) < skip:
             return []
         start_key = results.last_evaluated_key
-    return list(ExecutionModel.query(job_id, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key))
+    return list(
+        ExecutionModel.query(
+            job_id, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key, filter_condition=listed
+        )
+    )
+
+
+def scheduled_executions(job_id: str, newest: int = 5) -> list[ExecutionModel]:
+    """The job's ``scheduled`` executions among its ``newest`` (made ahead of their instants,
+    they carry the newest ids: UUIDv7s of their due instants)."""
+    return [
+        item
+        for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=newest)
+        if item.status == ExecutionStatus.SCHEDULED.value
+    ]
 
 
 def latest_execution(job: JobModel) -> ExecutionModel | None:
@@ -107,33 +127,96 @@ def update_execution(
 
 
 def claim(
-    job_id: str, execution_id: str, host: str, docker_port: int | None, message_id: str, now: float | None = None
+    job_id: str,
+    execution_id: str,
+    host: str,
+    docker_port: int | None,
+    message_id: str,
+    now: float | None = None,
+    task_id: str | None = None,
 ) -> Claim:
-    """``enqueued`` → ``pulling`` on this host, atomically.
+    """``enqueued`` (or ``scheduled``) → ``pulling`` on this host, atomically.
 
     The condition is what makes a duplicate SQS delivery harmless: of two runners holding the
-    same message only one update succeeds; the other reads the execution to learn why.
+    same message only one update succeeds; the other reads the execution to learn why. A
+    ``scheduled`` execution is claimed in a transaction that also counts it on its job and makes
+    it the job's last execution: it becomes a run only now. With ``task_id`` (a message that
+    came ahead of its instant: most likely ``scheduled``) that transaction is tried first, so
+    the claim of a scheduled run costs a transaction and a read, on the path to its start.
     """
+    if task_id is not None:
+        ahead = ExecutionModel(job_id, execution_id, task_id=task_id)
+        if _promote(ahead, _claimed_values(host, docker_port, message_id, now)):
+            return Claim(get_execution(job_id, execution_id, consistent=True), claimed=True)
+    return _claim_waiting(job_id, execution_id, _claimed_values(host, docker_port, message_id, now))
+
+
+def _claimed_values(host: str, docker_port: int | None, message_id: str, now: float | None) -> dict[str, Any]:
+    return {
+        "status": ExecutionStatus.PULLING.value,
+        "host": host,
+        "docker_port": docker_port or None,
+        "queue_message_id": message_id,
+        # Leaves the sparse awaiting-dispatch index: the reconciler need not look at it again.
+        "awaiting_shard": None,
+        "dispatch_at": None,
+        # Enters the index of held executions, with a first heartbeat.
+        "active_shard": ACTIVE_SHARD,
+        "heartbeat_at": _epoch(now),
+    }
+
+
+def _claim_waiting(job_id: str, execution_id: str, claimed: dict[str, Any]) -> Claim:
     execution = ExecutionModel(job_id, execution_id)
-    with conditional_write() as write:
-        execution.update(
-            actions=[
-                ExecutionModel.status.set(ExecutionStatus.PULLING.value),
-                ExecutionModel.host.set(host),
-                ExecutionModel.docker_port.set(docker_port) if docker_port else ExecutionModel.docker_port.remove(),
-                ExecutionModel.queue_message_id.set(message_id),
-                # Leaves the sparse awaiting-dispatch index: the reconciler need not look at it again.
-                ExecutionModel.awaiting_shard.remove(),
-                ExecutionModel.dispatch_at.remove(),
-                # Enters the index of held executions, with a first heartbeat.
-                ExecutionModel.active_shard.set(ACTIVE_SHARD),
-                ExecutionModel.heartbeat_at.set(_epoch(now)),
-            ],
-            condition=ExecutionModel.status == ExecutionStatus.ENQUEUED.value,
+    if _update_if(execution, claimed, ExecutionModel.status == ExecutionStatus.ENQUEUED.value):
+        return Claim(execution, claimed=True)
+    found = get_execution(job_id, execution_id, consistent=True)
+    if found is None or found.status != ExecutionStatus.SCHEDULED.value:
+        return Claim(found, claimed=False)
+    if _promote(found, claimed):
+        return Claim(found, claimed=True)
+    # Changed between the read and the transaction (another runner's claim, a stop): as it is now.
+    return Claim(get_execution(job_id, execution_id, consistent=True), claimed=False)
+
+
+def promote_scheduled(execution: ExecutionModel) -> bool:
+    """``scheduled`` → ``enqueued``: its instant is past and no runner took it (its message is
+    late), so it is listed and counted as a run waiting for a runner."""
+    return _promote(execution, {"status": ExecutionStatus.ENQUEUED.value, "awaiting_shard": AWAITING_SHARD})
+
+
+def _promote(execution: ExecutionModel, values: dict[str, Any]) -> bool:
+    """Change a ``scheduled`` execution and, in the same transaction, count it on its job."""
+    with conditional_write() as write, TransactWrite(connection=connection()) as tx:
+        tx.update(
+            execution,
+            actions=_set_actions(values),
+            condition=ExecutionModel.status == ExecutionStatus.SCHEDULED.value,
+        )
+        tx.update(
+            JobModel(execution.task_id, execution.job_id),
+            actions=[JobModel.execution_count.add(1), JobModel.last_execution_id.set(execution.execution_id)],
         )
     if not write.applied:
-        return Claim(get_execution(job_id, execution_id, consistent=True), claimed=False)
-    return Claim(execution, claimed=True)
+        return False
+    # A transaction does not refresh the item as a plain update does: mirror what was written.
+    for name, value in values.items():
+        setattr(execution, name, value)
+    return True
+
+
+def cancel_scheduled(execution: ExecutionModel) -> bool:
+    """Delete a ``scheduled`` execution (a stop or a PUT cancels it before its instant); False
+    when it is no longer ``scheduled`` (a runner claimed it, or the reconciler promoted it).
+
+    Deleted rather than ended ``stopped``: it never was a run, no count or "last execution"
+    included it, so none has to be corrected, and its late message finds nothing to run.
+    """
+    with conditional_write() as write:
+        ExecutionModel(execution.job_id, execution.execution_id).delete(
+            condition=ExecutionModel.status == ExecutionStatus.SCHEDULED.value
+        )
+    return write.applied
 
 
 def unclaim(execution: ExecutionModel, now: datetime) -> bool:
@@ -160,8 +243,21 @@ def awaiting_dispatch(before: float) -> list[tuple[str, str]]:
     ]
 
 
+def overdue_scheduled(before: float) -> list[tuple[str, str]]:
+    """(job id, execution id) of ``scheduled`` executions whose message was due before ``before``."""
+    return [
+        (item.job_id, item.execution_id)
+        for item in ExecutionModel.awaiting_dispatch.query(SCHEDULED_SHARD, ExecutionModel.dispatch_at < before)
+    ]
+
+
 def mark_redispatched(execution: ExecutionModel, at: float) -> bool:
-    """Record a resend, only while the execution is still waiting for a runner."""
+    """Record a resend, only while the execution is ``enqueued``.
+
+    A ``scheduled`` one keeps its dispatch instant (its due instant) when a runner hands its
+    message back for lack of a slot: so the reconciler finds it past its instant and makes it
+    ``enqueued``, a run shown as waiting.
+    """
     return update_execution(execution, only_if=(ExecutionStatus.ENQUEUED,), dispatch_at=at)
 
 

@@ -27,6 +27,7 @@ from chalicelib.adapters.models import (
     TaskWordModel,
 )
 from chalicelib.domain.clock import ISO_FORMAT
+from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.task_words import task_words
 
 # Attempts of ``save_job`` before a job that keeps changing is given up on.
@@ -250,7 +251,9 @@ def advance_schedule(
         actions += [JobModel.next_run_at.set(next_run), JobModel.due_shard.set(DUE_SHARD)]
     if skipped:
         actions += [JobModel.skipped_ticks.add(skipped), JobModel.last_skipped_at.set(now)]
-    if execution is not None:
+    if execution is not None and execution.status != ExecutionStatus.SCHEDULED.value:
+        # A ``scheduled`` one (made ahead of its instant) is counted, and becomes the job's last
+        # execution, only when a runner claims it (execution_repository.claim).
         actions += [JobModel.execution_count.add(1), JobModel.last_execution_id.set(execution.execution_id)]
     with conditional_write() as write, TransactWrite(connection=connection()) as tx:
         tx.update(job, actions=actions, condition=JobModel.next_run_at == due)

@@ -32,6 +32,9 @@ TASK_LISTING = "task"
 # Partition value of the sparse due / awaiting-dispatch indexes.
 DUE_SHARD = "due"
 AWAITING_SHARD = "awaiting"
+# Partition of the awaiting-dispatch index for ``scheduled`` executions (made ahead of their
+# instants), so the reconciler finds the overdue ones among them without reading the others.
+SCHEDULED_SHARD = "scheduled"
 # Partition value of the sparse index of executions a runner holds (pulling or running).
 ACTIVE_SHARD = "active"
 # Value of HostModel.farm: every host sits in one partition of the farm index.
@@ -198,6 +201,8 @@ class ExecutionModel(Model):
     stderr_key = UnicodeAttribute(null=True)
     stdout_bytes = NumberAttribute(null=True)
     stderr_bytes = NumberAttribute(null=True)
+    # stdout + separator + stderr as one object, stored when that answer might not fit Lambda's.
+    logs_key = UnicodeAttribute(null=True)
     host = UnicodeAttribute(null=True)
     docker_port = NumberAttribute(null=True)
     container_id = UnicodeAttribute(null=True)

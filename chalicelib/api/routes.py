@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.domain.idempotency_keys import HEADER
 from chalicelib.domain.payload import TASK_ID_PATTERN
-from chalicelib.services.views import Error
+from chalicelib.services.views import Error, OutputParts
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ TEXT = Media(
 )
 HTML = Media("text/html", "An HTML page")
 PROMETHEUS = Media("text/plain", "Prometheus text exposition format 0.0.4")
+# ``logs/`` of a run too large to answer inline and stored without its combined object.
+LOG_PARTS = Answer(300, "Too large to answer as one, with no combined object: a link to each part", OutputParts)
 
 PATH_PARAMS = {
     "task_id": Param(

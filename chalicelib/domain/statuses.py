@@ -6,6 +6,10 @@ from enum import Enum
 
 
 class ExecutionStatus(str, Enum):
+    # Made ahead of its due instant by the dispatcher's look-ahead: not a run yet. It is not
+    # listed, not counted and never a job's "last execution" until a runner claims it (or the
+    # reconciler, its message late, makes it ``enqueued``).
+    SCHEDULED = "scheduled"
     ENQUEUED = "enqueued"
     PULLING = "pulling"
     RUNNING = "running"

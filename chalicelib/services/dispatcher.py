@@ -44,8 +44,21 @@ def tick(now: datetime | None = None) -> TickReport:
 
 
 def reconcile(now: datetime, report: TickReport) -> None:
-    """Resend executions whose message was lost: due long enough ago and still unclaimed."""
+    """Resend executions whose message was lost: due long enough ago and still unclaimed.
+
+    A ``scheduled`` execution (made ahead of its instant) whose runner has not claimed it
+    ``scheduled_promote_after_seconds`` past its instant is made ``enqueued`` first: its
+    message is late, and from now on it shows as a run waiting for a runner (and is resent
+    like any other once ``reconcile_after_seconds`` have passed).
+    """
     settings = get_settings()
+    promote_before = (now - timedelta(seconds=settings.scheduled_promote_after_seconds)).timestamp()
+    for job_id, execution_id in execution_repository.overdue_scheduled(promote_before):
+        late = execution_repository.get_execution(job_id, execution_id, consistent=True)
+        if late is None or late.status != ExecutionStatus.SCHEDULED.value:
+            continue
+        if execution_repository.promote_scheduled(late):
+            report.promoted.append(execution_id)
     cutoff = (now - timedelta(seconds=settings.reconcile_after_seconds)).timestamp()
     for job_id, execution_id in execution_repository.awaiting_dispatch(cutoff):
         execution = execution_repository.get_execution(job_id, execution_id, consistent=True)

@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 
 from chalicelib.adapters import job_queue
-from chalicelib.adapters.models import AWAITING_SHARD, ExecutionModel
+from chalicelib.adapters.models import AWAITING_SHARD, SCHEDULED_SHARD, ExecutionModel
 from chalicelib.domain.ids import new_execution_id
 from chalicelib.domain.limits import sqs_delay
 from chalicelib.domain.overrides import RunOverrides, apply_overrides
@@ -30,16 +30,21 @@ def new_execution(
     execution_id: str | None = None,
     retry_of: str | None = None,
     overrides: RunOverrides | None = None,
+    ahead: bool = False,
 ) -> ExecutionModel:
     """An ``enqueued`` execution, in the awaiting-dispatch index until a runner claims it;
-    with ``overrides``, it runs with them over the job's env and command."""
+    with ``overrides``, it runs with them over the job's env and command.
+
+    ``ahead``: made by the dispatcher's look-ahead before its instant, it is ``scheduled``
+    instead, which no listing, count or "last execution" includes until a runner claims it.
+    """
     overrides = overrides or RunOverrides()
     spec = apply_overrides(spec, overrides)
     return ExecutionModel(
         job_id,
         execution_id or new_execution_id(),
         task_id=task_id,
-        status=ExecutionStatus.ENQUEUED.value,
+        status=(ExecutionStatus.SCHEDULED if ahead else ExecutionStatus.ENQUEUED).value,
         image=spec.image,
         command=spec.command,
         created_at=now,
@@ -48,7 +53,7 @@ def new_execution(
         scheduled_for=scheduled_for,
         retry_of=retry_of,
         overrides=overrides.to_dict(),
-        awaiting_shard=AWAITING_SHARD,
+        awaiting_shard=SCHEDULED_SHARD if ahead else AWAITING_SHARD,
         dispatch_at=max(now, scheduled_for or now).timestamp(),
     )
 

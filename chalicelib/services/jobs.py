@@ -101,6 +101,8 @@ def _cancel_scheduled_runs(job_id: str, now: datetime, keep: str | None = None) 
     """A replaced job's runs that were scheduled but not started are cancelled: the new
     schedule (or the immediate run) replaces them."""
     for execution in execution_repository.unfinished_executions(job_id):
-        pending = execution.status == ExecutionStatus.ENQUEUED.value and execution.scheduled_for is not None
+        pending = execution.status == ExecutionStatus.SCHEDULED.value or (
+            execution.status == ExecutionStatus.ENQUEUED.value and execution.scheduled_for is not None
+        )
         if pending and execution.execution_id != keep:
             request_stop(execution, now)

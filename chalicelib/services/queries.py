@@ -56,13 +56,16 @@ def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> views.JobDe
     per_page = get_settings().executions_per_page
     paging = Page(page, per_page, int(job.execution_count or 0))
     executions = execution_repository.list_executions(job_id, page, per_page) if page <= max(paging.pages, 1) else []
-    return views.job_details(job, executions, paging, urls)
+    # Only a job with a schedule can have runs made ahead of their instants (one Query more).
+    has_schedule = any(job.spec.get(key) is not None for key in ("cron", "startAt", "startIn"))
+    scheduled = execution_repository.scheduled_executions(job_id) if has_schedule else []
+    return views.job_details(job, executions, paging, urls, scheduled)
 
 
 def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> views.ExecutionDetails:
     execution = require_execution(task_id, job_id, execution_id)
     return {
-        "execution": views.execution(execution, urls),
+        "execution": views.execution(execution, urls, views.text_budget(2)),
         "job": views.job_ref(task_id, job_id, urls),
         "task": views.task_ref(task_id, urls),
     }

@@ -22,6 +22,8 @@ class TickReport:
     created: list[str] = field(default_factory=list)
     skipped: int = 0
     resent: list[str] = field(default_factory=list)
+    # Scheduled executions made ``enqueued``: their instant passed and no runner took them.
+    promoted: list[str] = field(default_factory=list)
     # Executions ended because their runner stopped heart-beating.
     given_up: list[str] = field(default_factory=list)
 
@@ -54,6 +56,8 @@ def materialize(job: JobModel, now: datetime, report: TickReport | None = None) 
             request_ip=job.request_ip,
             scheduled_for=max(due, now),
             execution_id=tick_execution_id(job.job_id, due_epoch),
+            # Before its instant it is only the look-ahead's: ``scheduled``, not yet a run.
+            ahead=due > now,
         )
     next_run = plan.next_run.timestamp() if plan.next_run else None
     if not job_repository.advance_schedule(job, due_epoch, next_run, execution, len(plan.skipped), now):

@@ -18,11 +18,21 @@ logger = logging.getLogger(__name__)
 def request_stop(execution: ExecutionModel, now: datetime) -> None:
     """Stop one execution wherever it is.
 
-    Not yet claimed: it ends ``stopped`` here and no runner will start it (claiming needs
-    ``enqueued``). Claimed: the flag is stored and the runner holding it is told on its control
-    queue; it kills the container and ends the execution ``stopped``.
+    Made ahead of its instant (``scheduled``): deleted, as it never was a run. Not yet
+    claimed: it ends ``stopped`` here and no runner will start it (claiming needs ``enqueued``
+    or ``scheduled``). Claimed: the flag is stored and the runner holding it is told on its
+    control queue; it kills the container and ends the execution ``stopped``.
     """
     status = ExecutionStatus(execution.status)
+    if status is ExecutionStatus.SCHEDULED:
+        # Not a run yet: it is cancelled (deleted) and its message, when it comes, finds nothing.
+        if execution_repository.cancel_scheduled(execution):
+            return
+        # Claimed or promoted meanwhile: stop it as it is now.
+        fresh = execution_repository.get_execution(execution.job_id, execution.execution_id, consistent=True)
+        if fresh is not None and fresh.status != ExecutionStatus.SCHEDULED.value:
+            request_stop(fresh, now)
+        return
     if status is ExecutionStatus.ENQUEUED and execution_repository.update_execution(
         execution,
         only_if=(ExecutionStatus.ENQUEUED,),

@@ -1,8 +1,8 @@
 """Suspending and resuming a cron job: its definition stays, its ticks stop, and on resume the
 schedule starts again from the next instant after now (the ticks missed meanwhile are not run).
 
-An instant the dispatcher had made ahead before the suspension (and that the suspension
-stopped) is not run again on resume: the schedule goes on from the instant after it.
+A run the dispatcher had made ahead before the suspension (``scheduled``) is cancelled by it
+(deleted, see ``stopping.request_stop``), so a resume before that instant runs it after all.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def suspend(task_id: str, job_id: str, now: datetime | None = None) -> JobModel:
     job_repository.suspend_schedule(job, now)
     for execution in execution_repository.unfinished_executions(job_id):
         made_ahead = execution.scheduled_for is not None and execution.retry_of is None
-        if made_ahead and execution.status == ExecutionStatus.ENQUEUED.value:
+        waiting = execution.status in (ExecutionStatus.SCHEDULED.value, ExecutionStatus.ENQUEUED.value)
+        if made_ahead and waiting:
             request_stop(execution, now)
     return job
 
@@ -63,9 +64,9 @@ _TAKEN_INSTANTS = 3
 
 
 def _first_free_instant(job: JobModel, cron: str, now: datetime) -> datetime:
-    """The first instant after ``now`` that has no execution yet. An instant made ahead before
-    the suspension (and stopped by it) keeps its id, so the schedule cannot wait for it again:
-    it goes on from the instant after."""
+    """The first instant after ``now`` that has no execution yet. An instant whose run was
+    promoted (``enqueued``) before the suspension stopped it keeps its id, so the schedule
+    cannot wait for it again: it goes on from the instant after."""
     zone = JobSpec.from_dict(job.spec).timezone
     due = next_cron_tick(cron, now, zone)
     for _ in range(_TAKEN_INSTANTS):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
+from chalicelib.domain.answer_size import tail_within
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.pagination import Page, Paging
 from chalicelib.domain.redaction import redact_envs, redact_webhooks
@@ -25,6 +26,15 @@ class Error(TypedDict):
 
     error: str
     field: NotRequired[str]
+
+
+class OutputParts(TypedDict):
+    """Too large to answer as one, and stored before runners kept a combined object: a
+    short-lived S3 link to each of its parts (stdout, then the separator, then stderr)"""
+
+    error: str
+    stdout: NotRequired[str]
+    stderr: NotRequired[str]
 
 
 class Ref(TypedDict):
@@ -97,6 +107,8 @@ class RunOverridesView(TypedDict):
 class Execution(TypedDict):
     command: str
     createdAt: IsoTime
+    # When the run is due: its scheduledFor, or its creation for a run at once.
+    dueAt: IsoTime
     error: str
     executionId: str
     exitCode: int | None
@@ -273,6 +285,15 @@ def task_summary(task: TaskModel, urls: Urls) -> TaskSummary:
     }
 
 
+def output_parts(links: dict[str, str]) -> OutputParts:
+    parts: OutputParts = {"error": "stdout and stderr together are larger than one answer may be: download each"}
+    if "stdout" in links:
+        parts["stdout"] = links["stdout"]
+    if "stderr" in links:
+        parts["stderr"] = links["stderr"]
+    return parts
+
+
 def task_ref(task_id: str, urls: Urls) -> Ref:
     return {"id": task_id, "url": urls.task(task_id)}
 
@@ -281,19 +302,26 @@ def job_ref(task_id: str, job_id: str, urls: Urls) -> Ref:
     return {"id": job_id, "url": urls.job(task_id, job_id)}
 
 
-def execution(item: ExecutionModel, urls: Urls) -> Execution:
+def execution(item: ExecutionModel, urls: Urls, text_budget: int | None = None) -> Execution:
+    """The execution as the API shows it; with ``text_budget``, its ``log`` and ``error`` each
+    take at most that many characters of a Lambda answer (the tail kept, after a marker with
+    the link to the whole stream)."""
     records = dispatch_records(item)
+    url = urls.execution(item.task_id, item.job_id, item.execution_id)
+    log, log_cut = _within(item.log or "", text_budget, url + "stdout/")
+    error, error_cut = _within(item.error or "", text_budget, url + "stderr/")
     return {
         "command": item.command,
         "createdAt": to_iso(item.created_at),
-        "error": item.error or "",
+        "dueAt": to_iso(item.scheduled_for or item.created_at),
+        "error": error,
         "executionId": item.execution_id,
         "exitCode": None if item.exit_code is None else int(item.exit_code),
         "finishedAt": to_iso(item.finished_at),
         "image": item.image,
-        "log": item.log or "",
-        "logTruncated": bool(item.log_truncated),
-        "errorTruncated": bool(item.error_truncated),
+        "log": log,
+        "logTruncated": bool(item.log_truncated) or log_cut,
+        "errorTruncated": bool(item.error_truncated) or error_cut,
         "metadata": {
             "container_id": item.container_id,
             "docker_host": item.host,
@@ -309,7 +337,7 @@ def execution(item: ExecutionModel, urls: Urls) -> Execution:
         "overrides": overrides_view(item.overrides),
         "startedAt": to_iso(item.started_at),
         "status": item.status,
-        "url": urls.execution(item.task_id, item.job_id, item.execution_id),
+        "url": url,
     }
 
 
@@ -320,6 +348,18 @@ def overrides_view(stored: dict[str, Any] | None) -> RunOverridesView | None:
     if stored.get("command") is not None:
         view["command"] = str(stored["command"])
     return view
+
+
+def _within(text: str, budget: int | None, whole_at: str) -> tuple[str, bool]:
+    if budget is None:
+        return text, False
+    return tail_within(text, budget, f"[cut to fit this answer; the whole output: {whole_at}]\n")
+
+
+def text_budget(texts: int) -> int:
+    """What each of ``texts`` log texts of one answer may take of it: an equal share of
+    ``max_response_body_bytes``, one share left for the rest of the answer."""
+    return get_settings().max_response_body_bytes // (texts + 1)
 
 
 def dispatch_records(item: ExecutionModel) -> DispatchRecords:
@@ -361,20 +401,31 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMeta
     }
 
 
-def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, urls: Urls) -> JobDetails:
+def job_details(
+    job: JobModel,
+    executions: list[ExecutionModel],
+    page: Page,
+    urls: Urls,
+    scheduled: list[ExecutionModel] | None = None,
+) -> JobDetails:
+    """``scheduled``: its executions made ahead of their instants. They are not listed, but
+    the job still shows that it is scheduled and when it runs next."""
     paging = page.paging(urls.job_page(job.task_id, job.job_id))
+    upcoming = [float(job.next_run_at)] if job.next_run_at is not None else []
+    upcoming += [item.scheduled_for.timestamp() for item in scheduled or [] if item.scheduled_for is not None]
+    first = min(upcoming) if upcoming else None
     return {
         "job": {
             "createdAt": to_iso(job.created_at),
             "executionCount": int(job.execution_count or 0),
-            "executions": [execution(item, urls) for item in executions],
+            "executions": [execution(item, urls, text_budget(2 * len(executions))) for item in executions],
             "executionsPagination": paging,
             "jobId": job.job_id,
             "lastModifiedAt": to_iso(job.last_modified_at),
             "metadata": job_metadata(job, executions[0] if executions and page.page == 1 else None),
-            "nextRunAt": to_iso_epoch(job.next_run_at),
-            "nextRuns": next_runs(job),
-            "scheduled": bool(job.scheduled),
+            "nextRunAt": to_iso_epoch(first),
+            "nextRuns": next_runs(job, first),
+            "scheduled": bool(job.scheduled or scheduled),
             "skippedTicks": int(job.skipped_ticks or 0),
             "suspended": bool(job.suspended),
             "taskId": job.task_id,
@@ -383,12 +434,13 @@ def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, url
     }
 
 
-def next_runs(job: JobModel) -> list[str]:
-    """When the job is due next: its next instant and, for a cron, the ticks after it, up to
-    ``next_runs_listed``; empty when nothing is scheduled (or its cron is suspended)."""
-    if job.suspended or not job.scheduled or job.next_run_at is None:
+def next_runs(job: JobModel, first_epoch: float | None) -> list[str]:
+    """When the job is due next: its first instant (``first_epoch``, a run made ahead or the
+    dispatcher's next) and, for a cron, the ticks after it, up to ``next_runs_listed``; empty
+    when nothing is scheduled (or its cron is suspended)."""
+    if job.suspended or first_epoch is None:
         return []
-    first = datetime.fromtimestamp(float(job.next_run_at), UTC)
+    first = datetime.fromtimestamp(first_epoch, UTC)
     spec = dict(job.spec)
     cron = spec.get("cron")
     instants = upcoming_ticks(cron, first, get_settings().next_runs_listed, spec.get("timezone")) if cron else [first]

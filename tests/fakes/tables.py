@@ -25,6 +25,7 @@ from chalicelib.adapters.models import (
     ACTIVE_SHARD,
     AWAITING_SHARD,
     DUE_SHARD,
+    SCHEDULED_SHARD,
     TASK_LISTING,
     ExecutionModel,
     JobModel,
@@ -248,8 +249,9 @@ class FakeTables:
             stored.skipped_ticks = int(stored.skipped_ticks or 0) + skipped
             stored.last_skipped_at = now
         if execution is not None:
-            stored.execution_count = int(stored.execution_count or 0) + 1
-            stored.last_execution_id = execution.execution_id
+            if execution.status != ExecutionStatus.SCHEDULED.value:
+                stored.execution_count = int(stored.execution_count or 0) + 1
+                stored.last_execution_id = execution.execution_id
             self.put(execution)
         return True
 
@@ -296,7 +298,13 @@ class FakeTables:
         return list(reversed(self.executions_of(job_id)))
 
     def list_executions(self, job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
-        return [_copy(item) for item in self._newest_first(job_id)[(page - 1) * per_page : page * per_page]]
+        """Newest first, ``scheduled`` ones left out (as the Query's filter does)."""
+        listed = [item for item in self._newest_first(job_id) if item.status != ExecutionStatus.SCHEDULED.value]
+        return [_copy(item) for item in listed[(page - 1) * per_page : page * per_page]]
+
+    def scheduled_executions(self, job_id: str, newest: int = 5) -> list[ExecutionModel]:
+        recent = self._newest_first(job_id)[:newest]
+        return [_copy(item) for item in recent if item.status == ExecutionStatus.SCHEDULED.value]
 
     def latest_execution(self, job: JobModel) -> ExecutionModel | None:
         if job.last_execution_id:
@@ -337,8 +345,10 @@ class FakeTables:
         docker_port: int | None,
         message_id: str,
         now: float | None = None,
+        task_id: str | None = None,
     ) -> Claim:
-        """``enqueued`` → ``pulling``, only from ``enqueued``."""
+        """``enqueued`` → ``pulling``; ``scheduled`` → ``pulling`` counted on its job at once
+        (``task_id``, a hint that it is scheduled, changes only the order of the attempts)."""
         execution = ExecutionModel(job_id, execution_id)
         values = {
             "status": ExecutionStatus.PULLING.value,
@@ -352,7 +362,33 @@ class FakeTables:
         }
         if self._update_if(execution, values, self._status_in(execution, (ExecutionStatus.ENQUEUED,))):
             return Claim(execution, claimed=True)
-        return Claim(self.get_execution(job_id, execution_id), claimed=False)
+        found = self.get_execution(job_id, execution_id)
+        if found is not None and self._promote(found, values):
+            return Claim(found, claimed=True)
+        return Claim(found, claimed=False)
+
+    def promote_scheduled(self, execution: ExecutionModel) -> bool:
+        return self._promote(execution, {"status": ExecutionStatus.ENQUEUED.value, "awaiting_shard": AWAITING_SHARD})
+
+    def _promote(self, execution: ExecutionModel, values: dict[str, Any]) -> bool:
+        """Only from ``scheduled``; the job counts it and points at it (one transaction)."""
+        stored = self._execution(execution)
+        if stored is None or stored.status != ExecutionStatus.SCHEDULED.value:
+            return False
+        _set(stored, values)
+        _set(execution, values)
+        job = self.jobs.get((stored.task_id, stored.job_id))
+        if job is not None:
+            job.execution_count = int(job.execution_count or 0) + 1
+            job.last_execution_id = stored.execution_id
+        return True
+
+    def cancel_scheduled(self, execution: ExecutionModel) -> bool:
+        stored = self._execution(execution)
+        if stored is None or stored.status != ExecutionStatus.SCHEDULED.value:
+            return False
+        del self.executions[stored.job_id, stored.execution_id]
+        return True
 
     def unclaim(self, execution: ExecutionModel, now: datetime) -> bool:
         return self.update_execution(
@@ -372,6 +408,14 @@ class FakeTables:
             item
             for item in self.executions.values()
             if item.awaiting_shard == AWAITING_SHARD and item.dispatch_at is not None and item.dispatch_at < before
+        ]
+        return [(item.job_id, item.execution_id) for item in sorted(waiting, key=lambda item: item.dispatch_at)]
+
+    def overdue_scheduled(self, before: float) -> list[tuple[str, str]]:
+        waiting = [
+            item
+            for item in self.executions.values()
+            if item.awaiting_shard == SCHEDULED_SHARD and item.dispatch_at is not None and item.dispatch_at < before
         ]
         return [(item.job_id, item.execution_id) for item in sorted(waiting, key=lambda item: item.dispatch_at)]
 

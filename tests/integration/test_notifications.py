@@ -162,20 +162,42 @@ def test_a_stopped_execution_fires_finishes_only(napi: Api, receiver: WebhookRec
     assert receiver.at(f"/{prefix}/succeeds") == [] and receiver.at(f"/{prefix}/fails") == []
 
 
-def test_a_scheduled_run_stopped_before_it_starts_fires_finishes(
+def test_a_waiting_run_stopped_before_it_starts_fires_finishes(
+    napi: Api, receiver: WebhookReceiver, task_id: str
+) -> None:
+    prefix = uuid.uuid4().hex
+    # A failed run whose retry waits 40 s, enqueued.
+    answer = _enqueue(
+        napi, task_id, "false", retries=1, retryBackoff={"minMs": 40_000}, webhooks=_hooks(receiver, prefix)
+    )
+    job = napi.wait_for(answer["jobUrl"], lambda b: len(b["job"]["executions"]) == 2)["job"]
+    pending = job["executions"][0]
+    assert pending["status"] == "enqueued" and pending["retryOf"] == answer["executionId"]
+    receiver.wait_for(f"/{prefix}/fails", 1)
+    # The API ends it itself (no runner holds it), then publishes the event.
+    assert napi.post(f"{pending['url']}stop/").status_code == 200
+    hits = receiver.wait_for(f"/{prefix}/finishes", 2)
+    assert [(hit.json["executionId"], hit.json["status"]) for hit in hits] == [
+        (answer["executionId"], "failed"),
+        (pending["executionId"], "stopped"),
+    ]
+    time.sleep(SETTLE_SECONDS)
+    assert receiver.at(f"/{prefix}/starts") != [] and receiver.at(f"/{prefix}/succeeds") == []
+
+
+def test_a_scheduled_run_cancelled_before_its_instant_fires_nothing(
     napi: Api, receiver: WebhookReceiver, task_id: str
 ) -> None:
     prefix = uuid.uuid4().hex
     answer = _enqueue(napi, task_id, "echo never", startIn="40s", webhooks=_hooks(receiver, prefix))
-    job = napi.wait_for(answer["jobUrl"], lambda b: bool(b["job"]["executions"]))["job"]
-    [pending] = job["executions"]
-    assert pending["status"] == "enqueued"
-    # The API ends it itself (no runner holds it), then publishes the event.
-    assert napi.post(f"{pending['url']}stop/").status_code == 200
-    [hit] = receiver.wait_for(f"/{prefix}/finishes", 1)
-    assert hit.json["status"] == "stopped" and hit.json["executionId"] == pending["executionId"]
+    assert napi.get(answer["jobUrl"]).json()["job"]["executions"] == []
+    # Made ahead of its instant (``scheduled``), it never was a run: a stop deletes it, and no
+    # event is owed for it.
+    assert napi.post(f"{answer['jobUrl']}/stop/").status_code == 200
     time.sleep(SETTLE_SECONDS)
-    assert all(receiver.at(f"/{prefix}/{event}") == [] for event in ("starts", "succeeds", "fails"))
+    assert all(receiver.at(f"/{prefix}/{event}") == [] for event in ("starts", "succeeds", "fails", "finishes"))
+    job = napi.get(answer["jobUrl"]).json()["job"]
+    assert job["executions"] == [] and job["executionCount"] == 0 and job["scheduled"] is False
 
 
 # -- retries and the dead-letter queue ------------------------------------------------------------

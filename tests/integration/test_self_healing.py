@@ -22,6 +22,7 @@ import boto3
 import docker
 import pytest
 
+from chalicelib.domain.ids import derived_execution_id
 from infra.local.harness import ROOT, StackProcess
 from tests.conftest import LOG_DIR, Api, parse_iso
 from tests.integration.faulty_link import FaultyLink
@@ -223,8 +224,14 @@ def test_a_runner_killed_between_claim_and_start_hands_the_execution_back(
     host = f"early-{uuid.uuid4().hex[:6]}"
     first = runners.start(host)
     body = healing_api.enqueue(task_id, "echo on time", startIn="10s")
-    job = healing_api.wait_for(body["jobUrl"], lambda b: bool(b["job"]["executions"]), timeout=30)["job"]
-    execution_id = job["executions"][0]["executionId"]
+    # Made ahead of its instant, it is ``scheduled``: not listed yet, but its id derives from it.
+    due_ms = int(parse_iso(healing_api.get(body["jobUrl"]).json()["job"]["nextRunAt"]).timestamp() * 1000)
+    execution_id, execution_url = next(
+        (candidate, url)
+        for candidate in (derived_execution_id(body["jobId"], ms, "tick") for ms in (due_ms, due_ms + 1, due_ms - 1))
+        if healing_api.get(url := f"{body['jobUrl']}/executions/{candidate}/").status_code == 200
+    )
+    assert healing_api.get(execution_url).json()["execution"]["status"] == "scheduled"
     # An early copy of its message (SQS itself delivers it about a second before the instant),
     # so the runner claims it and creates its container, then waits 4 s to start it.
     _sqs_send(healing_stack, task_id, body["jobId"], execution_id, not_before=time.time() + 4)
@@ -237,7 +244,7 @@ def test_a_runner_killed_between_claim_and_start_hands_the_execution_back(
     first.wait(10)
     runners.start(host)
 
-    execution = healing_api.wait_finished(job["executions"][0]["url"], timeout=60)
+    execution = healing_api.wait_finished(execution_url, timeout=60)
     assert execution["status"] == "done", execution
     assert execution["log"] == "on time\n"
     assert _wait_gone(execution_id) == []

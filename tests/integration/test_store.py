@@ -98,15 +98,107 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
 
     winners = [execution for execution in created if execution is not None]
     assert len(winners) == 1
-    executions = execution_repository.list_executions(job_id, 1, 20)
-    assert [e.execution_id for e in executions] == [winners[0].execution_id]  # type: ignore[attr-defined]
+    # Made ahead of its instant: ``scheduled``, neither listed nor counted until a runner claims it.
+    assert execution_repository.list_executions(job_id, 1, 20) == []
+    ahead = execution_repository.scheduled_executions(job_id)
+    assert [e.execution_id for e in ahead] == [winners[0].execution_id]  # type: ignore[attr-defined]
+    job = job_repository.get_job(task_id, job_id)
+    assert job is not None and job.execution_count == 0 and job.last_execution_id is None
+    assert job.next_run_at == (due + timedelta(minutes=1)).timestamp()
+    # Clean up: a stop deletes it, never started (its early message is handed back meanwhile).
+    stopping.stop_job(task_id, job_id)
+    assert execution_repository.get_execution(job_id, ahead[0].execution_id, consistent=True) is None
+
+
+def _scheduled_execution(task_id: str) -> tuple[str, str]:
+    """A cron job whose next instant (in 30 min) the dispatcher made ahead: ``scheduled``."""
+    from datetime import timedelta
+
+    from chalicelib.services import schedules
+
+    spec = parse_job({"image": TEST_IMAGE, "command": "true", "cron": "*/30 * * * *"})
+    job_id = str(uuid.uuid4())
+    now = utcnow()
+    due = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    job_repository.save_job(task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp())
+    job = job_repository.get_job(task_id, job_id)
+    assert job is not None
+    made = schedules.materialize(job, due - timedelta(seconds=30))
+    assert made is not None and made.status == "scheduled"
+    return job_id, made.execution_id
+
+
+def test_racing_claims_of_a_scheduled_execution_count_it_once(stack: StackProcess, task_id: str) -> None:
+    job_id, execution_id = _scheduled_execution(task_id)
+    results: list[execution_repository.Claim] = []
+    barrier = threading.Barrier(4)
+
+    def claim(host: str, hinted: bool) -> None:
+        barrier.wait()
+        # Half of them with the runner's hint (the task id of a message ahead of its instant).
+        hint = task_id if hinted else None
+        results.append(execution_repository.claim(job_id, execution_id, host, None, f"message-{host}", task_id=hint))
+
+    threads = [threading.Thread(target=claim, args=(f"host-{n}", n % 2 == 0)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    winners = [result for result in results if result.claimed]
+    assert len(winners) == 1 and winners[0].execution is not None
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    assert stored is not None and stored.status == "pulling" and stored.host == winners[0].execution.host
+    assert stored.awaiting_shard is None and stored.active_shard is not None
+    job = job_repository.get_job(task_id, job_id)
+    assert job is not None and (job.execution_count, job.last_execution_id) == (1, execution_id)
+    assert [e.execution_id for e in execution_repository.list_executions(job_id, 1, 20)] == [execution_id]
+    assert execution_repository.finish_execution(stored, {"status": "stopped", "finished_at": utcnow()})
+
+
+def test_a_hinted_claim_of_an_enqueued_execution_still_claims_it_and_counts_nothing_more(
+    stack: StackProcess, task_id: str
+) -> None:
+    job_id, execution_id = _saved_execution(task_id)
+
+    claim = execution_repository.claim(job_id, execution_id, "host-1", None, "message-1", task_id=task_id)
+
+    assert claim.claimed and claim.execution is not None and claim.execution.status == "pulling"
     job = job_repository.get_job(task_id, job_id)
     assert job is not None and job.execution_count == 1
-    assert job.next_run_at == (due + timedelta(minutes=1)).timestamp()
-    # Clean up: the stopped run is never started (its early message is handed back meanwhile).
-    stopping.stop_job(task_id, job_id)
-    stopped = execution_repository.get_execution(job_id, executions[0].execution_id, consistent=True)
-    assert stopped is not None and stopped.status == "stopped"
+
+
+def test_a_stop_racing_the_claim_of_a_scheduled_execution_either_deletes_it_or_stops_it(
+    stack: StackProcess, task_id: str
+) -> None:
+    job_id, execution_id = _scheduled_execution(task_id)
+    ahead = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    assert ahead is not None
+    barrier = threading.Barrier(2)
+    claims: list[execution_repository.Claim] = []
+
+    def claim() -> None:
+        barrier.wait()
+        claims.append(execution_repository.claim(job_id, execution_id, "host-1", None, "message-1"))
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    barrier.wait()
+    stopping.request_stop(ahead, utcnow())
+    thread.join()
+
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    job = job_repository.get_job(task_id, job_id)
+    assert job is not None
+    if claims[0].claimed:
+        # The claim won: a run, counted, with the stop asked of its runner.
+        assert stored is not None and stored.status == "pulling" and stored.stop_requested is True
+        assert job.execution_count == 1
+        execution_repository.finish_execution(stored, {"status": "stopped", "finished_at": utcnow()})
+    else:
+        # The stop won: gone, never counted, and the claim found nothing.
+        assert stored is None and claims[0].execution is None and job.execution_count == 0
+    job_repository.cancel_schedule(job, utcnow())
 
 
 def test_replacing_a_job_keeps_the_counters_other_writers_added_meanwhile(

@@ -155,3 +155,38 @@ def test_an_upload_that_closes_its_file_leaves_the_capture_readable_again(captur
     assert again.read() == data
     again.seek(5)
     assert again.read(3) == data[5:8]
+
+
+def test_the_answer_bound_covers_what_the_output_becomes_escaped(capture_of):
+    from chalicelib.domain.answer_size import text_answer_size
+
+    capture = capture_of(4)
+    for chunk in (b"plain\n", "中文".encode()[:4], "中文".encode()[4:], b"\x01\xff"):
+        capture.write(chunk)
+
+    assert capture.answer_bound >= text_answer_size(capture.rewound().read().decode("utf-8", errors="replace"))
+
+
+def test_the_combined_output_reads_stdout_the_separator_then_stderr_and_can_be_read_again(capture_of):
+    from runner.output import combined_output
+
+    stdout, stderr = capture_of(4), capture_of(4)
+    big = b"x" * (_SPOOL_BYTES + 10)  # on disk, not in memory
+    stdout.write(big)
+    stderr.write(b"warn\n")
+
+    first = combined_output(stdout, stderr)
+    assert first.read() == big + b"\n-=-\nwarn\n"
+    first.close()  # as a finished (or failed) upload does: the captures stay readable
+    assert combined_output(stdout, stderr).read() == big + b"\n-=-\nwarn\n"
+
+
+def test_a_combined_object_is_needed_only_when_the_logs_answer_might_not_fit(capture_of):
+    from runner.output import needs_combined_object
+
+    stdout, stderr = capture_of(4), capture_of(4)
+    stdout.write(b"a" * 1000)
+    stderr.write(b"\x01" * 1000)  # six characters each once escaped
+
+    assert not needs_combined_object(stdout, stderr, 10_000)
+    assert needs_combined_object(stdout, stderr, 7_000)

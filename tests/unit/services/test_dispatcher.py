@@ -29,10 +29,11 @@ def test_a_due_cron_tick_creates_one_execution_and_advances_the_schedule(fakes: 
 
     (execution,) = fakes.tables.executions_of(JOB)
     assert report.created == [execution.execution_id]
-    assert execution.scheduled_for == DUE and execution.status == ExecutionStatus.ENQUEUED.value
+    # Made ahead of its instant: ``scheduled``, not counted and not the job's last execution yet.
+    assert execution.scheduled_for == DUE and execution.status == ExecutionStatus.SCHEDULED.value
     job = fakes.tables.jobs[TASK, JOB]
     assert job.next_run_at == NEXT.timestamp() and job.due_shard == DUE_SHARD
-    assert (job.execution_count, job.last_execution_id) == (1, execution.execution_id)
+    assert (job.execution_count, job.last_execution_id) == (0, None)
     ((message, delay),) = fakes.job_queue.sent
     assert message.execution_id == execution.execution_id
     assert delay == 30 - get_settings().schedule_lead_seconds

@@ -76,11 +76,13 @@ def test_a_put_replaces_the_job_and_cancels_its_pending_scheduled_run(fakes: Fak
     replaced = jobs.enqueue(TASK, {**BODY, "command": "echo new"}, job_id=JOB, now=NOW + timedelta(seconds=1))
 
     assert first.job_id == replaced.job_id == JOB and replaced.execution_id is not None
-    assert fakes.tables.stored(JOB, pending.execution_id).status == ExecutionStatus.STOPPED.value
+    # The pending run was only scheduled (never a run): it is gone, and was never counted.
+    assert pending.status == ExecutionStatus.SCHEDULED.value
+    assert [e.execution_id for e in fakes.tables.executions_of(JOB)] == [replaced.execution_id]
     fresh = fakes.tables.stored(JOB, replaced.execution_id)
     assert fresh.status == ExecutionStatus.ENQUEUED.value and fresh.command == "echo new"
     job = fakes.tables.jobs[TASK, JOB]
-    assert job.spec["command"] == "echo new" and job.execution_count == 2 and job.next_run_at is None
+    assert job.spec["command"] == "echo new" and job.execution_count == 1 and job.next_run_at is None
     assert fakes.job_queue.sent_ids() == [pending.execution_id, replaced.execution_id]
     assert fakes.tables.count(counters.JOBS) == 1
 
