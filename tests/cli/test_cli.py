@@ -74,8 +74,9 @@ def test_logs_follow_waits_for_a_run_that_has_not_started(stack: StackProcess, t
 
     assert followed.returncode == 0, followed.stderr.texts
     assert followed.stdout.texts == ["later"]
-    # Due within the dispatcher's look-ahead, its execution is made at once, due in 4 s.
-    assert any("enqueued: scheduled for" in t for t in followed.stderr.texts), followed.stderr.texts
+    # Due within the dispatcher's look-ahead, its execution is made at once but ``scheduled``, which
+    # the job does not list until a runner claims it: the CLI waits for the job's first run.
+    assert any("waiting for the job's first run (due" in t for t in followed.stderr.texts), followed.stderr.texts
     assert time.monotonic() - started > 2.0
 
 

@@ -35,14 +35,16 @@ def test_a_suspended_cron_leaves_the_due_index_and_makes_no_executions(fakes: Fa
     assert details["job"]["suspended"] is True and details["job"]["nextRunAt"] is None
 
 
-def test_suspending_stops_the_tick_the_dispatcher_made_ahead_of_time(fakes: Fakes) -> None:
+def test_suspending_cancels_the_tick_the_dispatcher_made_ahead_of_time(fakes: Fakes) -> None:
     jobs.enqueue(TASK, CRON, job_id=JOB, now=NOW)
     ahead = dispatcher.tick(NOW + timedelta(minutes=3))  # 05:09:07: the 05:10 tick is within the look-ahead
     assert len(ahead.created) == 1
+    assert fakes.tables.stored(JOB, ahead.created[0]).status == ExecutionStatus.SCHEDULED.value
 
     suspension.suspend(TASK, JOB, now=NOW + timedelta(minutes=3))
 
-    assert fakes.tables.stored(JOB, ahead.created[0]).status == ExecutionStatus.STOPPED.value
+    # Deleted, not ended: it never was a run (see stopping.request_stop).
+    assert (JOB, ahead.created[0]) not in fakes.tables.executions
 
 
 def test_a_running_tick_goes_on_when_its_cron_is_suspended(fakes: Fakes) -> None:
