@@ -8,15 +8,18 @@ runner of its own, then one ``python -m runner`` process (its pid is the one sam
 - a line-by-line log: ``yes 0123456789abcdef | head -c N`` (N = ``--log-bytes``, 200 MiB).
 
 While a case runs, the runner's resident memory (``VmRSS`` of ``/proc/<pid>/status``) is read
-every 50 ms; its peak is printed against the idle baseline of the same run. Afterwards the S3
-object of the run's stdout is looked up: the whole output is readable when its size equals what
-the job wrote. Target (the issue): peak RSS under 200 MB, whole output readable. Figures are
-printed and written to ``bench/results/runner_memory.json``; nothing here asserts.
+every 50 ms; its peak is printed against the idle baseline of the same run. Afterwards the run's
+stdout is read back whole through the API (``…/stdout/``, which redirects to S3 above 5 MB) and
+hashed: the whole output is readable when its size and SHA-256 equal those of what the job
+wrote (computed here from the same pattern), not just when an object of the right size exists.
+Target (the issue): peak RSS under 200 MB, whole output readable. Figures are printed and
+written to ``bench/results/runner_memory.json``; nothing here asserts.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -25,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,11 +50,17 @@ class Case:
     name: str
     command: str
     bytes_written: int
+    # What the command writes, repeated and cut at ``bytes_written``.
+    pattern: bytes
     status: str = ""
+    # The execution's error when it did not end done (the tail of its stderr, or the fault).
+    error: str = ""
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     over_baseline_mb: float = 0.0
     stdout_object_bytes: int | None = None
+    stdout_read_bytes: int = 0
+    stdout_sha256_matches: bool = False
     whole_output_readable: bool = False
     under_target: bool = False
 
@@ -127,6 +137,27 @@ class Runner:
         stop_process(self.process, "the benchmark's runner", grace=60)
 
 
+def expected_sha256(pattern: bytes, size: int) -> str:
+    """SHA-256 of ``pattern`` repeated and cut at ``size`` bytes, made a MiB at a time."""
+    block = pattern * (MIB // len(pattern) + 1)
+    digest = hashlib.sha256()
+    offset = 0  # where in the pattern the next block starts
+    left = size
+    while left:
+        chunk = (block[offset:] + block[:offset])[: min(MIB, left)]
+        digest.update(chunk)
+        offset = (offset + len(chunk)) % len(pattern)
+        left -= len(chunk)
+    return digest.hexdigest()
+
+
+def read_back(session: requests.Session, url: str) -> Iterator[bytes]:
+    """The execution's whole stdout through the API, as it streams (following the S3 redirect)."""
+    with session.get(url, stream=True, allow_redirects=True, timeout=300) as answer:
+        answer.raise_for_status()
+        yield from answer.iter_content(MIB)
+
+
 def run_case(stack: StackProcess, runner: Runner, case: Case, baseline_mb: float, timeout: float) -> Case:
     session = requests.Session()
     task = f"bench-memory-{case.name}-{uuid.uuid4().hex[:6]}"
@@ -140,12 +171,17 @@ def run_case(stack: StackProcess, runner: Runner, case: Case, baseline_mb: float
         execution: dict[str, Any] = {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            execution = session.get(body["executionUrl"], timeout=30).json()["execution"]
+            try:
+                execution = session.get(body["executionUrl"], timeout=30).json()["execution"]
+            except requests.RequestException as exc:  # a loaded machine: ask again
+                print(f"  polling the execution failed ({exc}); asking again")
+                continue
             if execution["status"] in FINISHED:
                 break
             time.sleep(0.5)
     case.seconds = round(time.monotonic() - started, 1)
     case.status = execution.get("status", "?")
+    case.error = "" if case.status == "done" else str(execution.get("error") or "")[-500:]
     case.peak_rss_mb = round(sampler.peak_mb, 1)
     case.over_baseline_mb = round(sampler.peak_mb - baseline_mb, 1)
     case.under_target = case.peak_rss_mb < TARGET_RSS_MB
@@ -162,7 +198,17 @@ def run_case(stack: StackProcess, runner: Runner, case: Case, baseline_mb: float
         case.stdout_object_bytes = int(head["ContentLength"])
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         print(f"  {case.name}: no stdout object ({exc})")
-    case.whole_output_readable = case.status == "done" and case.stdout_object_bytes == case.bytes_written
+    digest = hashlib.sha256()
+    for chunk in read_back(session, body["executionUrl"] + "stdout/"):
+        digest.update(chunk)
+        case.stdout_read_bytes += len(chunk)
+    case.stdout_sha256_matches = digest.hexdigest() == expected_sha256(case.pattern, case.bytes_written)
+    case.whole_output_readable = (
+        case.status == "done"
+        and case.stdout_object_bytes == case.bytes_written
+        and case.stdout_read_bytes == case.bytes_written
+        and case.stdout_sha256_matches
+    )
     return case
 
 
@@ -177,8 +223,13 @@ def main() -> None:
     # The job's own limit: a 2 GiB line through Docker's json-file log takes minutes on a busy host.
     extra.setdefault("SLIPWAY_HARD_TIMEOUT_SECONDS", str(int(args.timeout)))
     cases = [
-        Case("one-line", f"head -c {args.line_bytes} /dev/zero", args.line_bytes),
-        Case("line-by-line", f"sh -c 'yes 0123456789abcdef | head -c {args.log_bytes}'", args.log_bytes),
+        Case("one-line", f"head -c {args.line_bytes} /dev/zero", args.line_bytes, b"\0"),
+        Case(
+            "line-by-line",
+            f"sh -c 'yes 0123456789abcdef | head -c {args.log_bytes}'",
+            args.log_bytes,
+            b"0123456789abcdef\n",
+        ),
     ]
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     with StackProcess(runners=0, extra_env=extra, log_path=LOG_DIR / "runner-memory-stack.log") as stack:
@@ -196,9 +247,13 @@ def main() -> None:
                 print(
                     f"  status {case.status} in {case.seconds} s; peak RSS {case.peak_rss_mb} MB"
                     f" (+{case.over_baseline_mb} MB over idle; target < {TARGET_RSS_MB:.0f} MB:"
-                    f" {'yes' if case.under_target else 'NO'}); stdout object {case.stdout_object_bytes} bytes of"
-                    f" {case.bytes_written}: whole output readable {'yes' if case.whole_output_readable else 'NO'}"
+                    f" {'yes' if case.under_target else 'NO'}); stdout object {case.stdout_object_bytes} bytes,"
+                    f" read back {case.stdout_read_bytes} bytes of {case.bytes_written}, SHA-256"
+                    f" {'matches' if case.stdout_sha256_matches else 'DIFFERS'}:"
+                    f" whole output readable {'yes' if case.whole_output_readable else 'NO'}"
                 )
+                if case.error:
+                    print(f"  error: {case.error}")
         finally:
             runner.stop()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -206,7 +261,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "baseline_rss_mb": baseline,
         "target_rss_mb": TARGET_RSS_MB,
-        "cases": [asdict(case) for case in cases],
+        "cases": [{key: value for key, value in asdict(case).items() if key != "pattern"} for case in cases],
     }
     (RESULTS / "runner_memory.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {RESULTS / 'runner_memory.json'}")

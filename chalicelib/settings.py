@@ -151,6 +151,9 @@ class Settings:
     # write) after its container ended, with back-off, heart-beating the execution meanwhile
     # (seconds). Past it, the run is handed back and its container kept (runner/execution.py).
     runner_record_deadline_seconds: int = 600
+    # How long the runner goes on trying to remove a container whose removal failed (the Docker
+    # Engine restarting, say), with back-off, before leaving it to ``prune`` (seconds).
+    runner_remove_retry_seconds: int = 300
     # Base of the links in webhooks and e-mails when public_url is empty (no request to take a
     # host from there); the local stack sets it to its own address. Empty: links are paths.
     links_base_url: str = ""

@@ -1,7 +1,10 @@
 """Running one execution: claim → create → start → capture output → wait → store → clean up.
 
 Every Docker fault ends the execution ``failed`` with the reason in ``error``; only a fault of
-the service's own storage leaves the SQS message in place, so the run is never lost.
+the service's own storage leaves the SQS message in place, so the run is never lost. Two
+exceptions: a host fault before the container started hands the run back (it never began), and
+an Engine lost while the container ran fails the run with the output read until then (its end
+is unknown; it is retried when owed).
 
 Once the container has ended, its outcome (the output to S3, then the final write) is tried
 again with back-off for ``runner_record_deadline_seconds`` while the execution is still
@@ -304,8 +307,9 @@ class ExecutionRun:
 
         A hand-back happens after the removal: the next runner makes a container of the same
         name. Once the outcome is stored, the removal may happen in the background. A Docker
-        host fault before the container existed sends the run to another host (or this one,
-        healed) instead of failing it: the job never began.
+        host fault before the container started (none made yet, or made but its start refused:
+        the daemon went down meanwhile) sends the run to another host (or this one, healed)
+        instead of failing it: the job never began.
         """
         host_fault = ""
         not_recorded = False
@@ -320,7 +324,7 @@ class ExecutionRun:
                 self.farm.engine_failed(self.admission, str(exc))
                 if (
                     message is not None
-                    and self.container_id is None
+                    and self._state.state in (RunState.CLAIMED, RunState.CREATED)
                     and self.execution is not None
                     and execution_repository.unclaim(self.execution, self.clock())
                 ):
@@ -493,8 +497,16 @@ class ExecutionRun:
             timeout = min(spec.timeout or self.settings.hard_timeout_seconds, self.settings.hard_timeout_seconds)
             # Counted from the container's real start (earlier than now for a re-attached run).
             left = max(0.5, timeout - (self.clock() - started_at).total_seconds())
-            exit_code = self.engine.wait(self.container_id, left)
-            if exit_code is None:
+            engine_lost = ""
+            try:
+                exit_code = self.engine.wait(self.container_id, left)
+            except EngineError as exc:
+                # The Docker Engine went away while the container ran (dockerd crashed, or the
+                # connection to it broke): its end is unknown. The run fails as the host's fault
+                # (retried when owed) with the output read so far, instead of losing that too.
+                exit_code, engine_lost = None, str(exc)
+                self.farm.engine_failed(self.admission, engine_lost)
+            if exit_code is None and not engine_lost:
                 self.engine.kill(self.container_id)
                 self.engine.wait(self.container_id, 30)
             self._leave_start_gate()
@@ -506,6 +518,9 @@ class ExecutionRun:
             # The outcome is decided once: a stop requested while it is being stored changes nothing.
             if self._state.stopping:
                 status, error = ExecutionStatus.STOPPED, _join(stderr.tail_text(), "stopped on request")
+            elif engine_lost:
+                status = ExecutionStatus.FAILED
+                error = _join(stderr.tail_text(), f"the Docker Engine was lost while the container ran: {engine_lost}")
             elif exit_code is None:
                 status, exit_code = ExecutionStatus.TIMEDOUT, 137
                 error = _join(stderr.tail_text(), f"killed after the {timeout} s timeout")
@@ -668,7 +683,13 @@ class ExecutionRun:
     def _remove_container_now(self, container_id: str) -> None:
         try:
             self.engine.remove(container_id)
-        except EngineError:
+        except EngineError as exc:
+            if self.remove_later != self._remove_container_now:
+                # The runner's remover tries again (the Docker Engine may be restarting): the
+                # run's next attempt needs the container's name.
+                logger.warning("could not remove container %s (%s); trying again in the background", container_id, exc)
+                self.remove_later(container_id)
+                return
             logger.exception("could not remove container %s; `python -m runner prune` will", container_id)
 
 

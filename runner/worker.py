@@ -71,7 +71,7 @@ class Runner:
         self._execution_heartbeats = ExecutionHeartbeats(settings, self.held_runs)
         self._hurry = threading.Event()
         self._resumed: list[threading.Thread] = []
-        self._remover = ContainerRemover(self.engine)
+        self._remover = ContainerRemover(self.engine, retry_seconds=settings.runner_remove_retry_seconds)
         self._settler = MessageSettler()
         # Called after the drain, before the process exits (deregistration of the host).
         self.on_shutdown: list[Callable[[], None]] = []

@@ -7,6 +7,8 @@ reads with GetItem or Query; no table is ever scanned.
 
 from __future__ import annotations
 
+import threading
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -16,9 +18,12 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import TableConnection
+from pynamodb.exceptions import TableError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.adapters import aws
 from chalicelib.adapters.client_config import (
     CONNECT_TIMEOUT_SECONDS,
     MAX_ATTEMPTS,
@@ -68,6 +73,32 @@ class _Meta(metaclass=_TableMeta):
     max_pool_connections = MAX_POOL_CONNECTIONS
 
 
+# Held while a model's table connection is pointed at the shared one (threads may race to it).
+_SHARING = threading.Lock()
+
+
+class _SharedConnectionModel(Model):
+    """A model whose table calls go through the process's one connection (``aws.connection()``),
+    not a connection, client and botocore session of its own per table (PynamoDB's way, about
+    10 MB each)."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # PynamoDB makes the TableConnection (cheap: its own connection makes no client until
+        # asked), and this points it at the shared one, which learns the table's keys once.
+        table = super()._get_connection()
+        shared = aws.connection()
+        if table.connection is not shared:
+            with _SHARING:
+                name = cls.Meta.table_name
+                try:
+                    shared.get_meta_table(name)
+                except TableError:
+                    shared.add_meta_table(table.connection.get_meta_table(name))
+                table.connection = shared
+        return table
+
+
 class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
     """All tasks, newest first: the pages of GET /tasks/."""
 
@@ -79,7 +110,7 @@ class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
     created_key = UnicodeAttribute(range_key=True)
 
 
-class TaskModel(Model):
+class TaskModel(_SharedConnectionModel):
     class Meta(_Meta):
         settings_field = "tasks_table"
 
@@ -94,7 +125,7 @@ class TaskModel(Model):
     by_creation = TasksByCreation()
 
 
-class TaskWordModel(Model):
+class TaskWordModel(_SharedConnectionModel):
     """Whole-word index of task ids for /search/: one item per (word, task)."""
 
     class Meta(_Meta):
@@ -115,7 +146,7 @@ class JobsByDue(GlobalSecondaryIndex["JobModel"]):
     next_run_at = NumberAttribute(range_key=True)
 
 
-class JobModel(Model):
+class JobModel(_SharedConnectionModel):
     class Meta(_Meta):
         settings_field = "jobs_table"
 
@@ -176,7 +207,7 @@ class ExecutionsByHeartbeat(GlobalSecondaryIndex["ExecutionModel"]):
     heartbeat_at = NumberAttribute(range_key=True)
 
 
-class ExecutionModel(Model):
+class ExecutionModel(_SharedConnectionModel):
     """One run of a container. The sort key is a UUIDv7, so a Query in reverse is newest first."""
 
     class Meta(_Meta):
@@ -230,7 +261,7 @@ class ExecutionModel(Model):
     by_heartbeat = ExecutionsByHeartbeat()
 
 
-class CounterModel(Model):
+class CounterModel(_SharedConnectionModel):
     """Named counters (tasks, jobs) so totals never need a scan."""
 
     class Meta(_Meta):
@@ -251,7 +282,7 @@ class HostsByPool(GlobalSecondaryIndex["HostModel"]):
     pool_host = UnicodeAttribute(range_key=True)
 
 
-class HostModel(Model):
+class HostModel(_SharedConnectionModel):
     """A runner's Docker host: written by its heartbeats, blacklisted by operators."""
 
     class Meta(_Meta):
@@ -279,7 +310,7 @@ class HostModel(Model):
     by_pool = HostsByPool()
 
 
-class SlotModel(Model):
+class SlotModel(_SharedConnectionModel):
     """A lease on one of the ``maxRunning`` slots of a pool (``pool#<name>#<i>``) or of a task
     (``task#<pool>#<task id>#<i>``), held by an execution until it ends or its lease expires."""
 
@@ -303,7 +334,7 @@ class ConnectionsByExecution(GlobalSecondaryIndex["ConnectionModel"]):
     execution_id = UnicodeAttribute(hash_key=True)
 
 
-class ConnectionModel(Model):
+class ConnectionModel(_SharedConnectionModel):
     """One open WebSocket of a log viewer, recorded by ``$connect`` (pk: API Gateway's id)."""
 
     class Meta(_Meta):
@@ -320,7 +351,7 @@ class ConnectionModel(Model):
     by_execution = ConnectionsByExecution()
 
 
-class DeliveryIdempotencyModel(Model):
+class DeliveryIdempotencyModel(_SharedConnectionModel):
     """Powertools idempotency records of notification deliveries: one per (execution, event,
     target, attempt), so a duplicate SQS delivery never POSTs or mails twice. Only the keys
     and the TTL are declared; Powertools writes the other attributes itself."""
@@ -332,7 +363,7 @@ class DeliveryIdempotencyModel(Model):
     expiration = TTLAttribute(null=True)
 
 
-class IdempotencyModel(Model):
+class IdempotencyModel(_SharedConnectionModel):
     """Records of enqueues made with an ``Idempotency-Key`` (chalicelib.services.idempotency).
 
     Written and read by Powertools' ``DynamoDBPersistenceLayer``, whose default attribute names

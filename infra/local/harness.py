@@ -69,6 +69,16 @@ class StackProcess:
         wait_for_http(f"{self.base_url}/healthcheck/", timeout=timeout, process=self.process)
         return self
 
+    def emulator_pid(self) -> int:
+        """The pid of the stack's own AWS emulator (a child of the stack process), for tests that
+        pause it (SIGSTOP/SIGCONT) as an AWS endpoint that stops answering."""
+        assert self.process is not None, "the stack is not started"
+        for child in _children(self.process.pid):
+            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+                if b"ministack_main.py" in cmdline.read():
+                    return child
+        raise LookupError(f"no emulator among the children of the stack process {self.process.pid}")
+
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process, "local stack", grace=40)
@@ -78,3 +88,11 @@ class StackProcess:
 
     def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
         self.stop()
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes (Linux: ``/proc/<pid>/task/*/children``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found

@@ -39,10 +39,15 @@ class WebhookReceiver:
     always: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    # The port to listen on (0: a free one, kept after the first start, so a restart after a
+    # ``stop`` is the same receiver coming back up).
+    bind_port: int = 0
 
     @property
     def port(self) -> int:
-        assert self.server is not None
+        if self.server is None:
+            assert self.bind_port, "the receiver was never started"
+            return self.bind_port
         return int(self.server.server_address[1])
 
     def url(self, path: str) -> str:
@@ -67,14 +72,17 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.bind_port), Handler)
+        self.bind_port = self.port
         threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Stop listening: POSTs are refused until ``start`` again (on the same port)."""
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+            self.server = None
 
     def at(self, path: str) -> list[Hit]:
         with self.lock:

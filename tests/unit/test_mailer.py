@@ -99,7 +99,7 @@ def test_ses_sends_the_same_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_SESSION_TOKEN": "t"}.items():
         monkeypatch.setenv(name, value)
-    aws._client.cache_clear()
+    aws.forget_clients()
     try:
         with mock_aws():
             settings = Settings(mail_transport="ses", mail_from="slipway@example.org")
@@ -111,4 +111,4 @@ def test_ses_sends_the_same_message(monkeypatch: pytest.MonkeyPatch) -> None:
             assert set(sent.destinations) == {"ops@example.com"}
             assert b"[Slipway] t: execution failed" in sent.raw_data.encode()
     finally:
-        aws._client.cache_clear()
+        aws.forget_clients()

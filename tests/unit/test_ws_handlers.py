@@ -23,6 +23,7 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # The session stack's endpoint would send these calls past moto's in-process mock.
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
+        aws.forget_clients()  # a session made before the mock would not be mocked
         for model in ALL_MODELS:
             model._connection = None  # a connection made against another endpoint
             model.create_table(wait=True)
@@ -30,7 +31,7 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Nor may the mock's connections outlive it: later tests in this process use the stack's.
     for model in ALL_MODELS:
         model._connection = None
-    aws._make_connection.cache_clear()
+    aws.forget_clients()
 
 
 @pytest.fixture
