@@ -43,18 +43,28 @@ def get_execution(job_id: str, execution_id: str, consistent: bool = False) -> E
         return None
 
 
-def list_executions(job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
-    """Page ``page`` of a job's executions, newest first."""
+def list_executions(task_id: str, job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
+    """Page ``page`` of a job's executions, newest first. The partition is the job id's; the
+    task's filter keeps out the runs of a job of the same id in another task."""
     start_key: dict[str, Any] | None = None
     skip = (page - 1) * per_page
+    of_task = ExecutionModel.task_id == task_id
     if skip:
         results = ExecutionModel.query(
-            job_id, scan_index_forward=False, limit=skip, attributes_to_get=["job_id", "execution_id"]
+            job_id,
+            scan_index_forward=False,
+            limit=skip,
+            filter_condition=of_task,
+            attributes_to_get=["job_id", "execution_id", "task_id"],
         )
         if sum(1 for _ in results) < skip:
             return []
         start_key = results.last_evaluated_key
-    return list(ExecutionModel.query(job_id, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key))
+    return list(
+        ExecutionModel.query(
+            job_id, scan_index_forward=False, limit=per_page, filter_condition=of_task, last_evaluated_key=start_key
+        )
+    )
 
 
 def latest_execution(job: JobModel) -> ExecutionModel | None:
@@ -63,13 +73,13 @@ def latest_execution(job: JobModel) -> ExecutionModel | None:
     return None
 
 
-def unfinished_executions(job_id: str, limit: int = 50) -> list[ExecutionModel]:
-    """The job's recent executions that have not ended (a Query of one partition, newest first)."""
-    return [
-        item
-        for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=limit)
-        if not ExecutionStatus(item.status).is_finished
-    ]
+def unfinished_executions(task_id: str, job_id: str, limit: int = 50) -> list[ExecutionModel]:
+    """The job's recent executions that have not ended (a Query of one partition, newest first,
+    of this task's runs only)."""
+    query = ExecutionModel.query(
+        job_id, scan_index_forward=False, limit=limit, filter_condition=ExecutionModel.task_id == task_id
+    )
+    return [item for item in query if not ExecutionStatus(item.status).is_finished]
 
 
 # -- conditional updates ------------------------------------------------------------------------

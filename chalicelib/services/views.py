@@ -12,7 +12,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.pagination import Page, Paging
-from chalicelib.domain.redaction import redact_envs, redact_webhooks
+from chalicelib.domain.redaction import mask_url_credentials, redact_webhooks, show_envs
 from chalicelib.domain.shapes import IsoTime, Keywords
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.urls import Urls
@@ -247,9 +247,9 @@ def job_ref(task_id: str, job_id: str, urls: Urls) -> Ref:
 def execution(item: ExecutionModel, urls: Urls) -> Execution:
     records = dispatch_records(item)
     return {
-        "command": item.command,
+        "command": mask_url_credentials(item.command),
         "createdAt": to_iso(item.created_at),
-        "error": item.error or "",
+        "error": mask_url_credentials(item.error or ""),
         "executionId": item.execution_id,
         "exitCode": None if item.exit_code is None else int(item.exit_code),
         "finishedAt": to_iso(item.finished_at),
@@ -282,6 +282,9 @@ def dispatch_records(item: ExecutionModel) -> DispatchRecords:
     for raw in item.dispatches or []:
         record = dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
         channel = record.pop("channel", "webhook")
+        for key in ("url", "error"):
+            if isinstance(record.get(key), str):
+                record[key] = mask_url_credentials(record[key])
         for key in ("attempt", "statusCode", "durationMs"):
             if key in record:
                 record[key] = int(record[key])
@@ -292,13 +295,14 @@ def dispatch_records(item: ExecutionModel) -> DispatchRecords:
 def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMetadata:
     spec = dict(job.spec)
     words = get_settings().secret_env_words
+    command = spec.get("command")
     return {
-        "command": spec.get("command"),
+        "command": mask_url_credentials(command) if isinstance(command, str) else command,
         "concurrencyPolicy": spec.get("concurrencyPolicy", "allow"),
         "cron": spec.get("cron"),
         "custom": spec.get("metadata") or {},
         "enqueued_id": latest.queue_message_id if latest is not None else None,
-        "envs": redact_envs(spec.get("envs") or {}, words),
+        "envs": show_envs(spec.get("envs") or {}, get_settings().visible_env_names),
         "expiration": spec.get("expiration"),
         "image": spec.get("image"),
         "notify": spec.get("notify") or {},

@@ -98,7 +98,7 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
 
     winners = [execution for execution in created if execution is not None]
     assert len(winners) == 1
-    executions = execution_repository.list_executions(job_id, 1, 20)
+    executions = execution_repository.list_executions(task_id, job_id, 1, 20)
     assert [e.execution_id for e in executions] == [winners[0].execution_id]  # type: ignore[attr-defined]
     job = job_repository.get_job(task_id, job_id)
     assert job is not None and job.execution_count == 1

@@ -75,6 +75,10 @@ def test_the_healthcheck_and_the_document_are_public_and_the_rest_may_need_crede
     assert all(
         "401" in op["responses"] for path, item in SPEC["paths"].items() if path not in public for op in item.values()
     )
+    # A scoped key outside its scope, or a request around the front door, gets a 403.
+    assert all(
+        "403" in op["responses"] for path, item in SPEC["paths"].items() if path not in public for op in item.values()
+    )
 
 
 def test_job_payload_schema_has_exactly_the_keys_payload_accepts():
