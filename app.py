@@ -3,6 +3,7 @@ and shapes the answer; domain errors become HTTP errors in ``route`` below, in o
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -93,6 +94,7 @@ def route(
     public: bool = False,
     key_in_query: bool = False,
     *,
+    verb: str | None = None,
     body: object = None,
     body_required: bool = True,
     answer: object = None,
@@ -101,9 +103,11 @@ def route(
     slash: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view under ``path`` (and its older singular ``/job/`` form): refuse callers
-    without credentials when auth is on (unless ``public``), map domain errors to their HTTP
-    status with a JSON body, and add the CORS headers; with CORS on, answer preflights too.
-    ``key_in_query``: an ``apiKey`` query parameter counts too (pages a browser opens by link).
+    without credentials when auth is on (unless ``public``), and callers whose scope lacks
+    ``verb`` (``read`` for GET, ``write`` otherwise, unless given) or the path's task (403); map
+    domain errors to their HTTP status with a JSON body, and add the CORS headers; with CORS on,
+    answer preflights too. ``key_in_query``: an ``apiKey`` query parameter counts too (pages a
+    browser opens by link).
 
     For the OpenAPI document (``routes.ROUTES``): the view's docstring is the summary and its
     return type the answer (unless ``answer``), ``body`` what it reads (``body_required=False``:
@@ -115,8 +119,13 @@ def route(
         def handler(**params: str) -> Response:
             request = app.current_request
             try:
+                auth.require_front_door(request.headers)
                 if not public:
-                    auth.require(request.headers, query=request.query_params if key_in_query else None)
+                    identity = auth.require(
+                        request.headers, query=request.query_params if key_in_query else None, context=request.context
+                    )
+                    auth.authorize(identity, needed, params.get("task_id"))
+                    _caller.set(identity)
                 answer = view(**params)
             except SlipwayError as exc:
                 answer = _error(exc)
@@ -125,9 +134,14 @@ def route(
                 telemetry.flush()
             return _with_cors(answer if isinstance(answer, Response) else Response(body=answer))
 
+        needed = verb or ("read" if set(methods) <= {"GET", "HEAD"} else "write")
+
         options: dict[str, Any] = {"methods": list(methods)}
         if GATEWAY_AUTHORIZER is not None and not public:
             options["authorizer"] = GATEWAY_AUTHORIZER
+        if declared.gateway_usage_plan_keys and not public:
+            # Metered and throttled per key by the stack's usage plan (infra/cdk/stack.py).
+            options["api_key_required"] = True
         if set(methods) & {"POST", "PUT", "DELETE"}:
             options["content_types"] = BODY_TYPES
         doc = Route(
@@ -166,6 +180,8 @@ def _register(path: str, name: str, handler: Callable[..., Any], options: dict[s
 
 
 _preflights: set[str] = set()
+# The caller of the request being served (set by ``route`` before the view runs).
+_caller: contextvars.ContextVar[auth.Identity] = contextvars.ContextVar("caller", default=auth.ANONYMOUS)
 
 
 # -- helpers (request reading, response shaping) ---------------------------------------------
@@ -256,7 +272,7 @@ def healthcheck() -> Response:
     return Response(body=report, status_code=200 if healthy else 503)
 
 
-@route("/status")
+@route("/status", verb="admin")
 def farm_status_view() -> views.Status:
     """The farm's state"""
     return farm_status.status(_urls(), utcnow().timestamp())
@@ -265,13 +281,17 @@ def farm_status_view() -> views.Status:
 _LAST_HOST = (Answer(409, "The last available host of its pool cannot be blacklisted"),)
 
 
-@route("/docker-executor/blacklist", methods=("POST",), body=views.HostRef, answers=_LAST_HOST, slash=False)
+@route(
+    "/docker-executor/blacklist", methods=("POST",), verb="admin", body=views.HostRef, answers=_LAST_HOST, slash=False
+)
 def blacklist_host() -> views.Host:
     """Take no new work on a host"""
     return blacklist.answer(blacklist.set_blacklisted(_host_in_body(), True, utcnow().timestamp()))
 
 
-@route("/docker-executor/blacklist", methods=("DELETE",), body=views.HostRef, answers=_LAST_HOST, slash=False)
+@route(
+    "/docker-executor/blacklist", methods=("DELETE",), verb="admin", body=views.HostRef, answers=_LAST_HOST, slash=False
+)
 def unblacklist_host() -> views.Host:
     """Let a host take work again"""
     return blacklist.answer(blacklist.set_blacklisted(_host_in_body(), False, utcnow().timestamp()))
@@ -280,13 +300,13 @@ def unblacklist_host() -> views.Host:
 @route("/tasks", params=(PAGE,))
 def list_tasks() -> views.TaskPage:
     """All tasks, newest first"""
-    return queries.list_tasks(parse_page(_query("page")), _urls())
+    return queries.list_tasks(parse_page(_query("page")), _urls(), _caller.get().scope)
 
 
 @route("/search", params=(SEARCH_QUERY, PAGE))
 def search_tasks() -> views.TaskPage:
     """Tasks whose id has this whole word"""
-    return queries.search_tasks(_query("query") or "", parse_page(_query("page")), _urls())
+    return queries.search_tasks(_query("query") or "", parse_page(_query("page")), _urls(), _caller.get().scope)
 
 
 @route("/openapi.json", public=True, answers=(Answer(200, "OpenAPI 3", dict),), slash=False)

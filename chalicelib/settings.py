@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 
+from chalicelib.domain.access import parse_scoped_keys
 from chalicelib.domain.credentials import (
     Credentials,
     GatewayAuthorizer,
@@ -25,10 +26,23 @@ from chalicelib.domain.pools import Pool, parse_pools
 from chalicelib.domain.webhook_targets import Networks, parse_networks
 
 ENV_PREFIX = "SLIPWAY_"
+# What the local stack blocks for webhooks instead of webhook_blocked_networks: link-local only
+# (cloud metadata), so receivers on this machine and its network can be tried out.
+LOCAL_WEBHOOK_BLOCKED_NETWORKS = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8")
+# The header in which the CloudFront front door proves a request came through it.
+FRONT_DOOR_HEADER = "x-slipway-front-door"
 
 
 def _split_words(raw: str) -> tuple[str, ...]:
     return tuple(word.strip().lower() for word in raw.split(",") if word.strip())
+
+
+def _split_kept(raw: str) -> tuple[str, ...]:
+    return tuple(word.strip() for word in raw.split(",") if word.strip())
+
+
+# Lists whose case matters (ARNs): read as written, not lower-cased.
+_CASE_KEPT = frozenset({"env_secret_ref_patterns"})
 
 
 @dataclass(frozen=True)
@@ -52,8 +66,19 @@ class Settings:
     next_runs_listed: int = 5
     # The longest a container may run, whatever the job asks (seconds).
     hard_timeout_seconds: int = 1800
-    # Env var names containing one of these words are shown as *** in responses.
-    secret_env_words: tuple[str, ...] = ("password", "key", "secret", "client_id")
+    # Env var names whose values are shown in clear in answers, webhooks, e-mails and logs
+    # (compared without case); every other env value is shown as ***, whatever its name.
+    visible_env_names: tuple[str, ...] = ()
+    # Words that make a ``name=value`` in free text (logs, tracebacks) and a webhook header look
+    # secret: such values are masked there too, even when they are no job's env value.
+    secret_env_words: tuple[str, ...] = ("password", "key", "secret", "client_id", "token", "pass")
+    # Secrets an env value may reference (``{"secretRef": "<ARN>"}``), as ARN patterns (``*``
+    # matches anything): Secrets Manager secrets and SSM parameters under ``slipway/`` by default.
+    # The runner role may read exactly these (infra/cdk/stack.py).
+    env_secret_ref_patterns: tuple[str, ...] = (
+        "arn:*:secretsmanager:*:*:secret:slipway/*",
+        "arn:*:ssm:*:*:parameter/slipway/*",
+    )
     # stdout/stderr kept inline on the execution item (bytes); all of it always goes to S3.
     inline_output_bytes: int = 64 * 1024
     # Largest log body served inline, counted as the Lambda response holds it (a JSON string, non-ASCII
@@ -164,9 +189,25 @@ class Settings:
     webhook_backoff_max_ms: int = 900_000
     # Seconds a webhook receiver has to answer one POST.
     webhook_timeout_seconds: float = 5.0
-    # Addresses no webhook may reach (chalicelib/domain/webhook_targets.py): link-local, where cloud
-    # metadata answers, by default. Add private ranges to keep receivers on the Internet only.
-    webhook_blocked_networks: tuple[str, ...] = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8")
+    # Addresses no webhook may reach (chalicelib/domain/webhook_targets.py): by default loopback,
+    # the private ranges and link-local (where cloud metadata answers). The local stack
+    # (infra/local) only blocks LOCAL_WEBHOOK_BLOCKED_NETWORKS, so receivers on this machine work.
+    webhook_blocked_networks: tuple[str, ...] = (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "fd00:ec2::254/128",
+        "0.0.0.0/8",
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    )
+    # Webhooks one job may declare (all events together), and e-mail recipients (likewise).
+    max_webhooks_per_job: int = 10
+    max_email_recipients_per_job: int = 20
     # A hook's own ``retries`` is capped at this, whatever the job asks.
     webhook_max_retries: int = 10
     # Dispatch records kept on one execution (webhookDispatch / notifyDispatch); later ones are
@@ -183,6 +224,9 @@ class Settings:
     smtp_tls: str = "none"
     smtp_user: str = ""
     smtp_password: str = ""
+    # ARN of a Secrets Manager secret holding the SMTP password, read when a mail is sent (and
+    # cached for the process): the password then sits in no environment and no stack output.
+    smtp_password_secret: str = ""
     smtp_timeout_seconds: float = 10.0
     # HTTP Basic credentials accepted by the API, "user:password,user2:password2"; empty = off.
     # A password written "sha256:<64 hex digits>" is compared as that digest of the password sent.
@@ -190,10 +234,22 @@ class Settings:
     # API keys accepted (header X-Api-Key or Authorization: Bearer), comma-separated; empty = off.
     # A key written "sha256:<64 hex digits>" is compared as that digest of the key sent.
     auth_api_keys: str = ""
+    # API keys limited to some tasks and verbs, as JSON: a list of {"name", "key" (or its
+    # "sha256:<hex>" digest), "tasks" (a regular expression a task id must match whole; ".*" by
+    # default), "verbs" (of "read", "write", "admin"; all by default)}. chalicelib/domain/access.py.
+    auth_scoped_keys: str = ""
+    # The secret the CloudFront front door sends in FRONT_DOOR_HEADER: when set, a request without
+    # it (one sent straight to the execute-api endpoint) is refused. The CDK app sets it for a stage
+    # deployed with front_door_only (a Secrets Manager value, referenced, never in the template).
+    auth_front_door_secret: str = ""
     # An API Gateway authorizer on every route but the health check and /openapi.json (AWS only;
     # the local stack ignores it): "" = none, "iam" (SigV4-signed callers), or
     # "cognito:<user pool ARN>[,<user pool ARN>...]" (a Cognito ID token in Authorization).
     api_authorizer: str = ""
+    # Names of API Gateway API keys the CDK stack makes in its usage plan (throttled and metered
+    # per key). Non-empty: API Gateway itself requires one of them in X-Api-Key on every route but
+    # the public ones; register the same value (its sha256 digest) as an auth_scoped_keys key.
+    gateway_usage_plan_keys: tuple[str, ...] = ()
     # How long a POST's Idempotency-Key is remembered: a repeat within it answers the first response.
     idempotency_expiry_seconds: int = 24 * 3600
     # Origins allowed by CORS ("https://a.example,https://b.example", or "*"); empty = no CORS headers.
@@ -291,8 +347,12 @@ class Settings:
 
     @cached_property
     def credentials(self) -> Credentials:
-        """``auth_basic_users`` and ``auth_api_keys`` parsed."""
-        return Credentials(parse_basic_users(self.auth_basic_users), parse_api_keys(self.auth_api_keys))
+        """``auth_basic_users``, ``auth_api_keys`` and ``auth_scoped_keys`` parsed."""
+        return Credentials(
+            parse_basic_users(self.auth_basic_users),
+            parse_api_keys(self.auth_api_keys),
+            parse_scoped_keys(self.auth_scoped_keys),
+        )
 
     @cached_property
     def gateway_authorizer(self) -> GatewayAuthorizer:
@@ -338,7 +398,7 @@ class Settings:
             elif f.type == "float":
                 values[f.name] = float(raw)
             elif f.type == "tuple[str, ...]":
-                values[f.name] = _split_words(raw)
+                values[f.name] = _split_kept(raw) if f.name in _CASE_KEPT else _split_words(raw)
             else:
                 values[f.name] = raw
         if "region" not in values:

@@ -44,6 +44,7 @@ from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine
 from runner.farm import Admission
 from runner.output import StreamCapture, combined_output, needs_combined_object
 from runner.run_state import RunState, RunStateMachine
+from runner.secret_refs import container_env
 from runner.stand_ins import (
     NO_FARM,
     NO_GATE,
@@ -369,7 +370,7 @@ class ExecutionRun:
             return True
         others = [
             other
-            for other in execution_repository.unfinished_executions(execution.job_id)
+            for other in execution_repository.unfinished_executions(execution.task_id, execution.job_id)
             if other.execution_id != execution.execution_id and ExecutionStatus(other.status).is_active
         ]
         decision = overlap_decision(spec, bool(others))
@@ -405,7 +406,7 @@ class ExecutionRun:
         container_spec = ContainerSpec(
             image=spec.image,
             argv=spec.argv,
-            env=spec.envs,
+            env=container_env(spec.envs, self.settings.visible_env_names),
             labels=labels.for_execution(self.settings, execution),
             name=labels.container_name(self.settings, execution.execution_id),
         )

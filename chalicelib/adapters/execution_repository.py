@@ -43,37 +43,43 @@ def get_execution(job_id: str, execution_id: str, consistent: bool = False) -> E
         return None
 
 
-def list_executions(job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
-    """Page ``page`` of a job's executions, newest first; ``scheduled`` ones are not runs yet
-    and are left out (a job holds a few at most: the look-ahead's next instants)."""
+def list_executions(task_id: str, job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
+    """Page ``page`` of a job's executions, newest first. The partition is the job id's; the
+    task's filter keeps out the runs of a job of the same id in another task. ``scheduled`` ones
+    are not runs yet and are left out (a job holds a few at most: the look-ahead's next instants)."""
     start_key: dict[str, Any] | None = None
     listed = ExecutionModel.status != ExecutionStatus.SCHEDULED.value
     skip = (page - 1) * per_page
+    of_task = ExecutionModel.task_id == task_id
     if skip:
         results = ExecutionModel.query(
             job_id,
             scan_index_forward=False,
             limit=skip,
-            attributes_to_get=["job_id", "execution_id"],
-            filter_condition=listed,
+            attributes_to_get=["job_id", "execution_id", "task_id"],
+            filter_condition=listed & of_task,
         )
         if sum(1 for _ in results) < skip:
             return []
         start_key = results.last_evaluated_key
     return list(
         ExecutionModel.query(
-            job_id, scan_index_forward=False, limit=per_page, last_evaluated_key=start_key, filter_condition=listed
+            job_id,
+            scan_index_forward=False,
+            limit=per_page,
+            last_evaluated_key=start_key,
+            filter_condition=listed & of_task,
         )
     )
 
 
-def scheduled_executions(job_id: str, newest: int = 5) -> list[ExecutionModel]:
+def scheduled_executions(task_id: str, job_id: str, newest: int = 5) -> list[ExecutionModel]:
     """The job's ``scheduled`` executions among its ``newest`` (made ahead of their instants,
     they carry the newest ids: UUIDv7s of their due instants)."""
     return [
         item
         for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=newest)
-        if item.status == ExecutionStatus.SCHEDULED.value
+        if item.status == ExecutionStatus.SCHEDULED.value and item.task_id == task_id
     ]
 
 
@@ -83,13 +89,13 @@ def latest_execution(job: JobModel) -> ExecutionModel | None:
     return None
 
 
-def unfinished_executions(job_id: str, limit: int = 50) -> list[ExecutionModel]:
-    """The job's recent executions that have not ended (a Query of one partition, newest first)."""
-    return [
-        item
-        for item in ExecutionModel.query(job_id, scan_index_forward=False, limit=limit)
-        if not ExecutionStatus(item.status).is_finished
-    ]
+def unfinished_executions(task_id: str, job_id: str, limit: int = 50) -> list[ExecutionModel]:
+    """The job's recent executions that have not ended (a Query of one partition, newest first,
+    of this task's runs only)."""
+    query = ExecutionModel.query(
+        job_id, scan_index_forward=False, limit=limit, filter_condition=ExecutionModel.task_id == task_id
+    )
+    return [item for item in query if not ExecutionStatus(item.status).is_finished]
 
 
 # -- conditional updates ------------------------------------------------------------------------

@@ -1,15 +1,18 @@
-"""Sending e-mail: over SMTP (host, port, TLS, user, password from the settings) or through
-SES (``mail_transport = "ses"``, with the Lambda's IAM role)."""
+"""Sending e-mail: over SMTP (host, port, TLS, user, password from the settings, or from the
+Secrets Manager secret ``smtp_password_secret``, read at the first use) or through SES
+(``mail_transport = "ses"``, with the Lambda's IAM role)."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from email.message import EmailMessage
+from functools import cache
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import client
+from chalicelib.adapters.secret_store import SecretUnavailable, read_secret
 from chalicelib.domain.mail import TLS_MODES, Mail, MailError, build_message
 from chalicelib.settings import Settings, get_settings
 
@@ -43,10 +46,25 @@ def _send_smtp(message: EmailMessage, settings: Settings) -> None:
             if settings.smtp_tls == "starttls":
                 server.starttls(context=ssl.create_default_context())
             if settings.smtp_user:
-                server.login(settings.smtp_user, settings.smtp_password)
+                server.login(settings.smtp_user, _smtp_password(settings))
             server.send_message(message)
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _smtp_password(settings: Settings) -> str:
+    if not settings.smtp_password_secret:
+        return settings.smtp_password
+    try:
+        return _secret(settings.smtp_password_secret)
+    except SecretUnavailable as exc:
+        raise MailError(f"the SMTP password: {exc}") from exc
+
+
+@cache
+def _secret(arn: str) -> str:
+    # Read once per process: a Lambda container sends many mails with one password.
+    return read_secret(arn)
 
 
 def send_raw(sender: str, to: str, raw: bytes) -> str:

@@ -30,6 +30,14 @@ def list_task_page(page: int, per_page: int) -> list[TaskModel]:
     )
 
 
+def task_ids_newest_first() -> list[str]:
+    """Every task's id, newest first (the index's keys only: for a listing filtered in code)."""
+    query = TaskModel.by_creation.query(
+        TASK_LISTING, scan_index_forward=False, attributes_to_get=["task_id"], page_size=500
+    )
+    return [task.task_id for task in query]
+
+
 def _skip(index: Any, hash_key: str, count: int) -> dict[str, Any] | None | bool:
     """The exclusive start key after ``count`` items of a query, False when there are fewer."""
     if count == 0:

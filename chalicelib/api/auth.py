@@ -7,8 +7,12 @@ I/O. Secrets are compared in constant time, and a configured secret may be store
 - HTTP Basic: ``Authorization: Basic base64(user:password)``, users from
   ``SLIPWAY_AUTH_BASIC_USERS`` (``user:password,...``), as in fastlane.
 - API keys: ``X-Api-Key: <key>`` or ``Authorization: Bearer <key>``, keys from
-  ``SLIPWAY_AUTH_API_KEYS``. A WebSocket handshake from a browser cannot set headers, so
-  ``$connect`` also accepts the key as the ``apiKey`` query parameter.
+  ``SLIPWAY_AUTH_API_KEYS`` (every right) and ``SLIPWAY_AUTH_SCOPED_KEYS`` (some tasks, some
+  verbs: chalicelib/domain/access.py). A WebSocket handshake from a browser cannot set headers,
+  so ``$connect`` also accepts the key as the ``apiKey`` query parameter.
+- The front door: with ``auth_front_door_secret`` set, a request must carry it in
+  ``FRONT_DOOR_HEADER`` (CloudFront adds it), so the execute-api endpoint is no way around the
+  front door.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from chalicelib.domain.access import FULL, Forbidden, Scope, gateway_principals
 from chalicelib.domain.credentials import HASH_PREFIX, Credentials
 from chalicelib.domain.errors import SlipwayError
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import FRONT_DOOR_HEADER, Settings, get_settings
 
 # Compared against when the user is unknown, so a wrong user name costs as long as a wrong password.
 _DUMMY_SECRET = HASH_PREFIX + "0" * 64
@@ -35,6 +41,18 @@ class Unauthorized(SlipwayError):
         super().__init__(message, field="Authorization")
         # The value of the WWW-Authenticate header of the 401 answer.
         self.challenge = challenge
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who called (``user:<name>``, ``api-key`` or ``key:<name>``) and what it may do."""
+
+    name: str
+    scope: Scope = FULL
+
+
+# The caller when auth is off: anyone, with every right.
+ANONYMOUS = Identity("anonymous")
 
 
 def credentials_from(settings: Settings) -> Credentials:
@@ -82,9 +100,9 @@ def _key_matches(given: str, keys: tuple[str, ...]) -> bool:
 
 def identify(
     headers: Mapping[str, str] | None, credentials: Credentials, query: Mapping[str, str] | None = None
-) -> str | None:
-    """The caller's identity (``user:<name>`` or ``api-key``) if the request carries valid
-    credentials, else None. ``query`` is consulted for ``apiKey`` (WebSocket handshakes only)."""
+) -> Identity | None:
+    """The caller's identity if the request carries valid credentials, else None. ``query`` is
+    consulted for ``apiKey`` (WebSocket handshakes only)."""
     lowered = _lower_keys(headers)
     scheme, _, value = lowered.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "basic" and credentials.basic_users:
@@ -93,25 +111,64 @@ def identify(
             user, password = pair
             stored = credentials.basic_users.get(user)
             if secret_matches(password, stored or _DUMMY_SECRET) and stored is not None:
-                return f"user:{user}"
-    if credentials.api_keys:
+                return Identity(f"user:{user}")
+    if credentials.any_keys:
         candidates = [lowered.get("x-api-key")]
         if scheme.lower() == "bearer":
             candidates.append(value.strip())
         if query:
             candidates.append(query.get("apiKey"))
-        if any(given and _key_matches(given, credentials.api_keys) for given in candidates):
-            return "api-key"
+        given_keys = [given for given in candidates if given]
+        if any(_key_matches(given, credentials.api_keys) for given in given_keys):
+            return Identity("api-key")
+        for scoped in credentials.scoped_keys:
+            if scoped.secret and any(_key_matches(given, (scoped.secret,)) for given in given_keys):
+                return Identity(f"key:{scoped.name}", scoped.scope)
     return None
 
 
-def require(
-    headers: Mapping[str, str] | None, credentials: Credentials | None = None, query: Mapping[str, str] | None = None
-) -> str | None:
-    """Raise Unauthorized unless auth is off or the request carries valid credentials."""
-    credentials = credentials or get_credentials()
-    if not credentials.enabled:
+def identify_principal(context: Mapping[str, object] | None, credentials: Credentials) -> Identity | None:
+    """The identity of a caller API Gateway's IAM or Cognito authorizer let in, scoped by the
+    first ``auth_scoped_keys`` entry whose ``principal`` matches it; None when the request
+    carries no such identity. A principal no entry matches has every right only when no entry
+    names principals at all; otherwise it is refused (403)."""
+    principals = gateway_principals(context or {})
+    if not principals:
         return None
+    entries = [scoped for scoped in credentials.scoped_keys if scoped.principal]
+    for scoped in entries:
+        if scoped.matches_principal(principals):
+            return Identity(f"principal:{scoped.name}", scoped.scope)
+    if entries:
+        raise Forbidden(f"{principals[0]} matches no scoped principal", field="Authorization")
+    return Identity(f"principal:{principals[0]}")
+
+
+def require_front_door(headers: Mapping[str, str] | None, secret: str | None = None) -> None:
+    """Raise Forbidden when the stage takes requests through its front door only and this one
+    did not come through it (it lacks the front door's secret header)."""
+    secret = get_settings().auth_front_door_secret if secret is None else secret
+    if not secret:
+        return
+    given = _lower_keys(headers).get(FRONT_DOOR_HEADER, "")
+    if not secret_matches(given, secret):
+        raise Forbidden("this API is served through its front door only", field=FRONT_DOOR_HEADER)
+
+
+def require(
+    headers: Mapping[str, str] | None,
+    credentials: Credentials | None = None,
+    query: Mapping[str, str] | None = None,
+    context: Mapping[str, object] | None = None,
+) -> Identity:
+    """The caller; raise Unauthorized unless auth is off or the request carries valid credentials
+    (``context``: the request's ``requestContext``, where a gateway authorizer's identity is)."""
+    credentials = credentials or get_credentials()
+    principal = identify_principal(context, credentials)
+    if principal is not None:
+        return principal
+    if not credentials.enabled:
+        return ANONYMOUS
     identity = identify(headers, credentials, query)
     if identity is None:
         has_any = "authorization" in _lower_keys(headers) or "x-api-key" in _lower_keys(headers)
@@ -120,33 +177,40 @@ def require(
     return identity
 
 
-def authorize_connect(headers: Mapping[str, str] | None, query: Mapping[str, str] | None = None) -> str | None:
-    """For the WebSocket ``$connect`` handler: the caller's identity (None when auth is off), or
-    Unauthorized, which the handler turns into a 401 refusal of the handshake with
-    ``unauthorized_response``."""
-    return require(headers, get_credentials(), query)
+def authorize(identity: Identity, verb: str, task_id: str | None = None) -> None:
+    """Raise Forbidden (403, saying why) unless ``identity`` may ``verb`` on ``task_id``."""
+    identity.scope.check(verb, task_id, identity.name)
+
+
+def authorize_connect(headers: Mapping[str, str] | None, query: Mapping[str, str] | None = None) -> Identity:
+    """For the WebSocket ``$connect`` handler: the caller's identity (anonymous when auth is off),
+    allowed to read the task it asks for; or Unauthorized/Forbidden, which the handler turns into
+    a refusal of the handshake with ``refusal_response``."""
+    require_front_door(headers)
+    identity = require(headers, get_credentials(), query)
+    authorize(identity, "read", (query or {}).get("taskId"))
+    return identity
 
 
 def connect_refusal(event: Mapping[str, object]) -> dict[str, object] | None:
-    """For ``@app.on_ws_connect()``: None to accept the handshake, or the 401 answer to return
-    (Chalice passes a dict with ``statusCode`` through to API Gateway, which then refuses it).
-    ``event`` is the raw Lambda event (``WebsocketEvent.to_dict()``)."""
+    """For ``@app.on_ws_connect()``: None to accept the handshake, or the 401/403 answer to
+    return (Chalice passes a dict with ``statusCode`` through to API Gateway, which then refuses
+    it). ``event`` is the raw Lambda event (``WebsocketEvent.to_dict()``)."""
     headers = event.get("headers")
     query = event.get("queryStringParameters")
     try:
         authorize_connect(
             headers if isinstance(headers, Mapping) else None, query if isinstance(query, Mapping) else None
         )
-    except Unauthorized as error:
-        return unauthorized_response(error)
+    except (Unauthorized, Forbidden) as error:
+        return refusal_response(error)
     return None
 
 
-def unauthorized_response(error: Unauthorized) -> dict[str, object]:
+def refusal_response(error: Unauthorized | Forbidden) -> dict[str, object]:
     """A Lambda proxy answer refusing a request (API Gateway refuses a WebSocket handshake whose
     ``$connect`` answers a non-2xx status)."""
-    return {
-        "statusCode": error.status_code,
-        "headers": {"Content-Type": "application/json", "WWW-Authenticate": error.challenge},
-        "body": json.dumps(error.to_dict()),
-    }
+    headers = {"Content-Type": "application/json"}
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = error.challenge
+    return {"statusCode": error.status_code, "headers": headers, "body": json.dumps(error.to_dict())}

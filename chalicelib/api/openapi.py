@@ -36,6 +36,7 @@ _SCALARS: dict[object, Schema] = {
 _CLIENT_ERRORS = (
     Answer(400, "A client mistake: malformed body, wrong type, bad parameter"),
     Answer(401, "Auth is on and the request has no valid credentials"),
+    Answer(403, "The caller's scope does not cover the route's verb or task, or the request skipped the front door"),
     Answer(404, "Unknown task, job or execution"),
 )
 

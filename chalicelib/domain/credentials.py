@@ -10,27 +10,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.domain.access import ScopedKey
+
 HASH_PREFIX = "sha256:"
 REALM = "slipway"
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What the service accepts: user → password (or its digest), and API keys (or digests)."""
+    """What the service accepts: user → password (or its digest), API keys (or digests) with
+    every right, and scoped keys (chalicelib/domain/access.py)."""
 
     basic_users: Mapping[str, str] = field(default_factory=dict)
     api_keys: tuple[str, ...] = ()
+    scoped_keys: tuple[ScopedKey, ...] = ()
+
+    def __post_init__(self) -> None:
+        for key in self.scoped_keys:
+            if key.secret:
+                _check_digest(key.secret)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.basic_users or self.api_keys)
+        return bool(self.basic_users or self.api_keys or self.scoped_keys)
+
+    @property
+    def any_keys(self) -> bool:
+        return bool(self.api_keys or self.scoped_keys)
 
     @property
     def challenge(self) -> str:
         schemes = []
         if self.basic_users:
             schemes.append(f'Basic realm="{REALM}", charset="UTF-8"')
-        if self.api_keys:
+        if self.any_keys:
             schemes.append(f'Bearer realm="{REALM}"')
         return ", ".join(schemes)
 

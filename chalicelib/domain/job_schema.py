@@ -169,6 +169,39 @@ class StringMap(Kind):
 
 
 @dataclass(frozen=True)
+class EnvMap(Kind):
+    """The container's env vars: each a non-empty name without ``=`` and a string value, or a
+    reference to a secret the runner reads at the container's start: ``{"secretRef": "<ARN>"}``
+    (a Secrets Manager secret or an SSM parameter), so no secret value is ever stored."""
+
+    def schema(self) -> Schema:
+        reference = {
+            "type": "object",
+            "properties": {"secretRef": {"type": "string", "minLength": 1}},
+            "required": ["secretRef"],
+            "additionalProperties": False,
+        }
+        return {"type": "object", "additionalProperties": {"oneOf": [{"type": "string"}, reference]}}
+
+    def check(self, path: str, value: Any, where: str) -> Any:
+        if not isinstance(value, dict):
+            raise _fail(f"{path} must be an object of string values or secret references", where)
+        for name, item in value.items():
+            if not name or "=" in name:
+                raise _fail(f"{path}[{name!r}] must be a non-empty name without '='", where)
+            if isinstance(item, str):
+                continue
+            if (
+                not isinstance(item, dict)
+                or set(item) != {"secretRef"}
+                or not isinstance(item["secretRef"], str)
+                or not item["secretRef"]
+            ):
+                raise _fail(f'{path}[{name!r}] must be a string or {{"secretRef": "<secret or parameter ARN>"}}', where)
+        return dict(value)
+
+
+@dataclass(frozen=True)
 class NumberRecord(Kind):
     """An object of some of ``keys``, each a finite number ≥ ``minimum``."""
 
@@ -332,6 +365,7 @@ def _timezone(zone: str) -> None:
 
 # -- the body ------------------------------------------------------------------------------------
 
+
 def _image_reference(text: str) -> None:
     parse_image(text)
 
@@ -397,12 +431,9 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field(
         "envs",
-        StringMap(
-            message="{path} must be an object of string values",
-            env_names=True,
-            entry_message="{path}[{name!r}] must be a non-empty name without '=' and a string value",
-        ),
-        "Environment variables of the container; secret-looking names are shown as *** in answers.",
+        EnvMap(),
+        'Environment variables of the container: values, or {"secretRef": "<ARN>"} read by the runner at'
+        " the container's start. Values are shown as *** unless the service lists their name as visible.",
         default={},
     ),
     Field("retries", _COUNT, "Retries of a failed execution, with exponential back-off.", default=0),

@@ -28,7 +28,8 @@ class JobSpec:
 
     image: str
     command: str
-    envs: dict[str, str] = field(default_factory=dict)
+    # A value, or a reference to a secret ({"secretRef": "<ARN>"}: runner/secret_refs.py).
+    envs: dict[str, str | dict[str, str]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     retries: int = 0
     timeout: int | None = None

@@ -11,10 +11,12 @@ from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.ids import is_uuid4, new_job_id
+from chalicelib.domain.job_limits import refuse_too_many_deliveries
 from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec, parse_job, refuse_oversized, validate_task_id
 from chalicelib.domain.pools import queue_for_task
 from chalicelib.domain.scheduling import first_run
+from chalicelib.domain.secret_refs import refuse_unusable_refs
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.webhook_targets import refuse_blocked_literals
 from chalicelib.services import schedules
@@ -48,6 +50,10 @@ def enqueue(
     spec = parse_job(body)
     refuse_oversized(spec, get_settings().max_job_bytes)
     refuse_blocked_literals(spec.webhooks, get_settings().blocked_networks)
+    refuse_too_many_deliveries(
+        spec.webhooks, spec.notify, get_settings().max_webhooks_per_job, get_settings().max_email_recipients_per_job
+    )
+    refuse_unusable_refs(spec.envs, get_settings().env_secret_ref_patterns)
     now = now or utcnow()
     new_job = job_id is None
     job_id = job_id or new_job_id()
@@ -58,13 +64,13 @@ def enqueue(
             task_id, job_id, spec.to_dict(), now, execution, new_job=new_job, request_ip=request_ip
         )
         if not saved.created:
-            _cancel_scheduled_runs(job_id, now, keep=execution.execution_id)
+            _cancel_scheduled_runs(task_id, job_id, now, keep=execution.execution_id)
         return _sent(saved.job, execution, now)
     saved = job_repository.save_job(
         task_id, job_id, spec.to_dict(), now, None, next_run_at=due.timestamp(), new_job=new_job, request_ip=request_ip
     )
     if not saved.created:
-        _cancel_scheduled_runs(job_id, now)
+        _cancel_scheduled_runs(task_id, job_id, now)
     if due <= now + timedelta(seconds=get_settings().dispatch_lookahead_seconds):
         # Due before the next dispatcher tick could see it: dispatch it now.
         schedules.materialize(saved.job, now)
@@ -97,10 +103,10 @@ def _sent(job: JobModel, execution: ExecutionModel, now: datetime) -> Enqueued:
     return Enqueued(job.task_id, job.job_id, execution.execution_id, message_id)
 
 
-def _cancel_scheduled_runs(job_id: str, now: datetime, keep: str | None = None) -> None:
+def _cancel_scheduled_runs(task_id: str, job_id: str, now: datetime, keep: str | None = None) -> None:
     """A replaced job's runs that were scheduled but not started are cancelled: the new
     schedule (or the immediate run) replaces them."""
-    for execution in execution_repository.unfinished_executions(job_id):
+    for execution in execution_repository.unfinished_executions(task_id, job_id):
         pending = execution.status == ExecutionStatus.SCHEDULED.value or (
             execution.status == ExecutionStatus.ENQUEUED.value and execution.scheduled_for is not None
         )

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from chalicelib.adapters.models import ExecutionModel, JobModel
-from chalicelib.domain.redaction import redact_envs
+from chalicelib.domain.redaction import show_envs
 from chalicelib.domain.urls import Urls
 from chalicelib.services import views
 from chalicelib.settings import Settings
@@ -43,7 +43,7 @@ def payload(event: str, job: JobModel, execution: ExecutionModel, settings: Sett
             "job_id": execution.job_id,
             "task": views.task_ref(execution.task_id, urls),
             "job": views.job_ref(execution.task_id, execution.job_id, urls),
-            "envs": redact_envs(spec.get("envs") or {}, settings.secret_env_words),
+            "envs": show_envs(spec.get("envs") or {}, settings.visible_env_names),
             "logUrls": {name: f"{execution_url}{name}/" for name in ("logs", "stdout", "stderr")},
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.adapters import counters, execution_repository, job_repository, task_repository
+from chalicelib.domain.access import FULL, Scope, visible_tasks
 from chalicelib.domain.errors import NotFound, ValidationError
 from chalicelib.domain.pagination import Page
 from chalicelib.domain.task_words import task_words
@@ -12,15 +13,20 @@ from chalicelib.services.lookups import require_execution, require_job
 from chalicelib.settings import get_settings
 
 
-def list_tasks(page: int, urls: Urls) -> views.TaskPage:
+def list_tasks(page: int, urls: Urls, scope: Scope = FULL) -> views.TaskPage:
+    """All tasks, newest first; for a caller limited to some tasks, only those (their ids are
+    read whole and filtered here: the index cannot match a pattern)."""
     per_page = get_settings().tasks_per_page
+    if not scope.unlimited:
+        ids = visible_tasks(scope, task_repository.task_ids_newest_first())
+        return _page_of(ids, page, per_page, urls.tasks_page(), urls)
     paging = Page(page, per_page, counters.count(counters.TASKS))
     # Past the last page there is nothing to read (and no huge Limit to send DynamoDB).
     tasks = task_repository.list_task_page(page, per_page) if page <= max(paging.pages, 1) else []
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.tasks_page())
 
 
-def search_tasks(query: str, page: int, urls: Urls) -> views.TaskPage:
+def search_tasks(query: str, page: int, urls: Urls, scope: Scope = FULL) -> views.TaskPage:
     """Tasks having ``query`` as a whole word of their id (``world`` finds ``hello-world``)."""
     text = query.strip().lower()
     if not text:
@@ -30,10 +36,21 @@ def search_tasks(query: str, page: int, urls: Urls) -> views.TaskPage:
     words = task_words(text) - {text}
     word = words.pop() if len(words) == 1 else text
     per_page = get_settings().tasks_per_page
+    if not scope.unlimited:
+        every, _ = task_repository.tasks_by_word(word, 1, 2**31)
+        return _page_of(visible_tasks(scope, every), page, per_page, urls.search_page(query), urls)
     ids, total = task_repository.tasks_by_word(word, page, per_page)
     tasks = [task for task in (task_repository.get_task(task_id) for task_id in ids) if task is not None]
     paging = Page(page, per_page, total)
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))
+
+
+def _page_of(ids: list[str], page: int, per_page: int, base: str, urls: Urls) -> views.TaskPage:
+    """Page ``page`` of the tasks ``ids`` (already filtered), read one by one."""
+    paging = Page(page, per_page, len(ids))
+    chosen = ids[(page - 1) * per_page : page * per_page]
+    tasks = [task for task in (task_repository.get_task(task_id) for task_id in chosen) if task is not None]
+    return paging.envelope([views.task_summary(task, urls) for task in tasks], base)
 
 
 def task_details(task_id: str, page: int, urls: Urls) -> views.TaskDetails:
@@ -55,10 +72,12 @@ def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> views.JobDe
     job = require_job(task_id, job_id)
     per_page = get_settings().executions_per_page
     paging = Page(page, per_page, int(job.execution_count or 0))
-    executions = execution_repository.list_executions(job_id, page, per_page) if page <= max(paging.pages, 1) else []
+    executions = (
+        execution_repository.list_executions(task_id, job_id, page, per_page) if page <= max(paging.pages, 1) else []
+    )
     # Only a job with a schedule can have runs made ahead of their instants (one Query more).
     has_schedule = any(job.spec.get(key) is not None for key in ("cron", "startAt", "startIn"))
-    scheduled = execution_repository.scheduled_executions(job_id) if has_schedule else []
+    scheduled = execution_repository.scheduled_executions(task_id, job_id) if has_schedule else []
     return views.job_details(job, executions, paging, urls, scheduled)
 
 

@@ -69,6 +69,6 @@ def stop_job(task_id: str, job_id: str) -> JobModel:
     job = require_job(task_id, job_id)
     now = utcnow()
     job_repository.cancel_schedule(job, now)
-    for execution in execution_repository.unfinished_executions(job_id):
+    for execution in execution_repository.unfinished_executions(task_id, job_id):
         request_stop(execution, now)
     return job

@@ -33,7 +33,7 @@ def suspend(task_id: str, job_id: str, now: datetime | None = None) -> JobModel:
         return job
     now = now or utcnow()
     job_repository.suspend_schedule(job, now)
-    for execution in execution_repository.unfinished_executions(job_id):
+    for execution in execution_repository.unfinished_executions(task_id, job_id):
         made_ahead = execution.scheduled_for is not None and execution.retry_of is None
         waiting = execution.status in (ExecutionStatus.SCHEDULED.value, ExecutionStatus.ENQUEUED.value)
         if made_ahead and waiting:

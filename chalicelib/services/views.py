@@ -13,7 +13,7 @@ from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.answer_size import tail_within
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.pagination import Page, Paging
-from chalicelib.domain.redaction import redact_envs, redact_webhooks
+from chalicelib.domain.redaction import mask_url_credentials, redact_webhooks, show_envs
 from chalicelib.domain.scheduling import upcoming_ticks
 from chalicelib.domain.shapes import IsoTime, Keywords
 from chalicelib.domain.statuses import ExecutionStatus
@@ -311,10 +311,10 @@ def execution(item: ExecutionModel, urls: Urls, text_budget: int | None = None) 
     log, log_cut = _within(item.log or "", text_budget, url + "stdout/")
     error, error_cut = _within(item.error or "", text_budget, url + "stderr/")
     return {
-        "command": item.command,
+        "command": mask_url_credentials(item.command),
         "createdAt": to_iso(item.created_at),
         "dueAt": to_iso(item.scheduled_for or item.created_at),
-        "error": error,
+        "error": mask_url_credentials(error),
         "executionId": item.execution_id,
         "exitCode": None if item.exit_code is None else int(item.exit_code),
         "finishedAt": to_iso(item.finished_at),
@@ -344,7 +344,7 @@ def execution(item: ExecutionModel, urls: Urls, text_budget: int | None = None) 
 def overrides_view(stored: dict[str, Any] | None) -> RunOverridesView | None:
     if not stored:
         return None
-    view: RunOverridesView = {"env": redact_envs(dict(stored.get("env") or {}), get_settings().secret_env_words)}
+    view: RunOverridesView = {"env": show_envs(dict(stored.get("env") or {}), get_settings().visible_env_names)}
     if stored.get("command") is not None:
         view["command"] = str(stored["command"])
     return view
@@ -369,6 +369,9 @@ def dispatch_records(item: ExecutionModel) -> DispatchRecords:
     for raw in item.dispatches or []:
         record = dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
         channel = record.pop("channel", "webhook")
+        for key in ("url", "error"):
+            if isinstance(record.get(key), str):
+                record[key] = mask_url_credentials(record[key])
         for key in ("attempt", "statusCode", "durationMs"):
             if key in record:
                 record[key] = int(record[key])
@@ -379,13 +382,14 @@ def dispatch_records(item: ExecutionModel) -> DispatchRecords:
 def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMetadata:
     spec = dict(job.spec)
     words = get_settings().secret_env_words
+    command = spec.get("command")
     return {
-        "command": spec.get("command"),
+        "command": mask_url_credentials(command) if isinstance(command, str) else command,
         "concurrencyPolicy": spec.get("concurrencyPolicy", "allow"),
         "cron": spec.get("cron"),
         "custom": spec.get("metadata") or {},
         "enqueued_id": latest.queue_message_id if latest is not None else None,
-        "envs": redact_envs(spec.get("envs") or {}, words),
+        "envs": show_envs(spec.get("envs") or {}, get_settings().visible_env_names),
         "expiration": spec.get("expiration"),
         "image": spec.get("image"),
         "notify": spec.get("notify") or {},

@@ -47,6 +47,20 @@ class DeployOptions:
     # The endpoint of the local AWS emulator the stack is deployed onto (``python -m
     # infra.local.deployed``); empty for AWS. See infra/cdk/local_emulator.py for what it changes.
     local_emulator: str = ""
+    # "true": synthesize a stage whose API takes callers without credentials (no keys, no Basic
+    # users, no gateway authorizer). Refused otherwise: see ``public_api_warning``.
+    i_understand_this_api_is_public: str = ""
+    # "true": the execute-api endpoints answer only requests that came through CloudFront (which
+    # adds a secret header, generated in Secrets Manager; the app checks it).
+    front_door_only: str = ""
+    # API Gateway throttling of the REST stage (requests per second, burst), and of each key of
+    # the usage plan (gateway_usage_plan_keys) with an optional daily quota (0: none).
+    api_rate_limit: int = 50
+    api_burst_limit: int = 100
+    api_daily_quota: int = 0
+    # An address the alarms (dead-letter queues, Lambda errors) are e-mailed to (an SNS topic is
+    # made either way).
+    alarm_email: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,9 +84,45 @@ class DeployConfig:
         return value in ("1", "true", "yes", "retain")
 
     @property
+    def front_door_only(self) -> bool:
+        return _truthy(self.options.front_door_only)
+
+    @property
     def log_expiry_days(self) -> int:
         # A future Settings.log_expiry_days (read by the service too) takes over from the option.
         return int(getattr(self.settings, "log_expiry_days", self.options.log_expiry_days))
+
+
+PUBLIC_FLAG = "i_understand_this_api_is_public"
+
+
+class PublicApiRefused(ValueError):
+    """A stage with no authentication, and no explicit word from the operator that it is meant."""
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def public_api_warning(config: DeployConfig) -> str | None:
+    """None when the stage authenticates its callers (API keys, scoped keys, Basic users or a
+    gateway authorizer); the warning to print when it does not and the operator passed
+    ``-c i_understand_this_api_is_public=true``; PublicApiRefused otherwise. A stage deployed onto
+    the local emulator is not on the Internet: it gets the warning without the flag."""
+    settings = config.settings
+    if settings.credentials.enabled or settings.gateway_authorizer.kind:
+        return None
+    warning = (
+        f"WARNING: stage {config.stage!r} has NO AUTHENTICATION: anyone who finds its URL can run any image "
+        "on your Docker hosts. Set auth_api_keys, auth_scoped_keys, auth_basic_users or api_authorizer."
+    )
+    if _truthy(config.options.i_understand_this_api_is_public) or config.options.local_emulator:
+        return warning
+    raise PublicApiRefused(
+        f"refusing to synthesize stage {config.stage!r}: its API would take callers without credentials. "
+        "Configure auth_api_keys, auth_scoped_keys, auth_basic_users or api_authorizer, "
+        f"or pass -c {PUBLIC_FLAG}=true if a public API is really what you want."
+    )
 
 
 def _as_text(value: Any) -> str:

@@ -14,7 +14,9 @@ EventBridge schedule, the SQS event source, the WebSocket API). What changes, an
    cannot see in their events, so they must be told their public URL (``SLIPWAY_PUBLIC_URL``).
    In a template the REST API depends on its function, so the function cannot take the API's id
    by reference (a cycle); a fixed id breaks it.
-3. **URLs are the emulator's.** The functions' ``SLIPWAY_PUBLIC_URL`` and
+3. **Webhooks may reach this machine**, as with ``bin/serve``: the functions block only
+   ``LOCAL_WEBHOOK_BLOCKED_NETWORKS`` (unless ``webhook_blocked_networks`` is given).
+4. **URLs are the emulator's.** The functions' ``SLIPWAY_PUBLIC_URL`` and
    ``SLIPWAY_WS_MANAGEMENT_URL`` and the outputs ``ApiUrl``, ``WebSocketUrl`` and the
    ``SLIPWAY_WS_MANAGEMENT_URL`` of ``RunnerEnvironment`` use that path form. The outputs are
    built from the APIs' references, so they name what the emulator really made.
@@ -30,6 +32,8 @@ from urllib.parse import urlsplit
 
 from aws_cdk import CfnResource, Fn
 from constructs import Construct
+
+from chalicelib.settings import LOCAL_WEBHOOK_BLOCKED_NETWORKS
 
 # MiniStack's tag that pins the id of a REST or HTTP/WebSocket API it creates.
 CUSTOM_ID_TAG = "ms-custom-id"
@@ -67,10 +71,12 @@ class EmulatorTarget:
         return f"{endpoint}/_aws/execute-api/{api_id}/{self.api_stage}"
 
     def lambda_environment(self) -> dict[str, str]:
-        """What the functions are told about where they are served (settings given explicitly win)."""
+        """What the functions are told about where they are served, and the local screen of
+        webhook targets, as ``bin/serve`` has it (settings given explicitly win)."""
         return {
             "SLIPWAY_PUBLIC_URL": self.base_url(self.rest_api_id),
             "SLIPWAY_WS_MANAGEMENT_URL": self.base_url(self.websocket_api_id),
+            "SLIPWAY_WEBHOOK_BLOCKED_NETWORKS": ",".join(LOCAL_WEBHOOK_BLOCKED_NETWORKS),
         }
 
 

@@ -7,7 +7,13 @@
 - the S3 log bucket(s), from ``chalicelib.resources.bucket_names``;
 - least-privilege IAM: one role for the Lambda functions, one role + instance profile for the
   Docker hosts that run ``python -m runner``;
-- one front door: a CloudFront distribution in front of the REST API and the WebSocket API.
+- one front door: a CloudFront distribution in front of the REST API and the WebSocket API
+  (with ``front_door_only``, the only way in: it sends a secret header the app checks);
+- abuse limits and alarms: stage throttling and a usage plan (per key), CloudWatch alarms on both
+  dead-letter queues and on every function's errors, to an SNS topic.
+
+A stage without authentication is refused unless the operator says otherwise
+(``infra.cdk.config.public_api_warning``).
 
 Every name comes from ``chalicelib.settings.Settings`` (through ``DeployConfig``), so the
 deployed service finds its resources with nothing more than ``SLIPWAY_STAGE``.
@@ -17,26 +23,34 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aws_cdk import Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.resources import bucket_names, job_queue_names, queue_specs
+from chalicelib.settings import FRONT_DOOR_HEADER
 from infra.cdk import local_emulator
-from infra.cdk.config import DeployConfig, settings_environment
+from infra.cdk.config import DeployConfig, public_api_warning, settings_environment
 from infra.cdk.monitoring import ServiceMonitoring
 from infra.tables import IndexSpec, KeyAttribute, TableSpec, table_specs
 
@@ -57,8 +71,10 @@ WS_PATH_PATTERNS = (
     "/tasks/*/job/*/ws",
 )
 
-# Settings the runners do not get (the API's credentials).
-RUNNER_EXCLUDED_PREFIXES = ("SLIPWAY_AUTH_",)
+# Settings the runners do not get (the API's credentials, the mail settings: runners send none).
+RUNNER_EXCLUDED_PREFIXES = ("SLIPWAY_AUTH_", "SLIPWAY_SMTP_")
+# What a runner calls to read the secrets a job's env vars reference (env_secret_ref_patterns).
+SECRET_REF_ACTIONS = {"secretsmanager": ("secretsmanager:GetSecretValue",), "ssm": ("ssm:GetParameter",)}
 # Powertools removes the record of a failed idempotent enqueue so its key can be used again.
 IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
 
@@ -178,6 +194,11 @@ class SlipwayStack(Stack):
         self.config = config
         self.settings = config.settings
         self.project_dir = project_dir
+        self._check_secrets_stay_secret()
+        warning = public_api_warning(config)  # raises for a public stage nobody asked for
+        if warning is not None:
+            print(warning, file=sys.stderr)
+            Annotations.of(self).add_warning(warning)
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
 
         if models is None:
@@ -217,13 +238,28 @@ class SlipwayStack(Stack):
         self.websocket_api = self.resources.get("WebsocketAPI")
         if self.emulator is not None:
             local_emulator.adapt(self.chalice.sam_template, self.emulator, self.rest_api, self.websocket_api)
+        self.front_door_secret = (
+            secretsmanager.Secret(
+                self,
+                "FrontDoorSecret",
+                description=f"Slipway {config.stage}: the header CloudFront sends, which the API checks",
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    exclude_punctuation=True, password_length=48
+                ),
+            )
+            if config.front_door_only
+            else None
+        )
         self._use_api_role()
         self._wire_replay_function()
         self._wire_notifications_source()
+        self._wire_front_door_secret()
         self._grant_api()
         self._grant_runner()
         self.monitoring = self._monitoring()
         self.distribution = self._front_door()
+        self._throttle()
+        self.alarm_topic = self._alarms()
         self._outputs()
 
     # -- data ------------------------------------------------------------------------------
@@ -354,6 +390,29 @@ class SlipwayStack(Stack):
         function.add_property_override(f"{prefix}.Queue", self.notifications_queue.queue_arn)
         function.add_property_override(f"{prefix}.FunctionResponseTypes", ["ReportBatchItemFailures"])
 
+    def _check_secrets_stay_secret(self) -> None:
+        """The SMTP password would sit in the template and the functions' environment: refused,
+        the operator names a Secrets Manager secret instead (read by the functions at use)."""
+        if self.settings.smtp_password:
+            raise ValueError(
+                "smtp_password would be written into the template and the Lambda environment: "
+                "put it in Secrets Manager and set smtp_password_secret to its ARN (or use mail_transport=ses)"
+            )
+
+    def _front_door_value(self) -> str:
+        """A dynamic reference to the front door's secret: resolved by CloudFormation at deploy,
+        so the value is in neither the template nor any output."""
+        assert self.front_door_secret is not None
+        return self.front_door_secret.secret_value.unsafe_unwrap()
+
+    def _wire_front_door_secret(self) -> None:
+        if self.front_door_secret is None:
+            return
+        for function in self.functions:
+            function.add_property_override(
+                "Environment.Variables.SLIPWAY_AUTH_FRONT_DOOR_SECRET", self._front_door_value()
+            )
+
     # -- IAM -------------------------------------------------------------------------------
 
     def _table_arns(self) -> list[str]:
@@ -417,6 +476,8 @@ class SlipwayStack(Stack):
                 f"{self.websocket_api.ref}/{self.api_stage}/*/@connections/*"
             )
             self._grant(role, WEBSOCKET_ACTIONS, [connections])
+        if self.settings.smtp_password_secret:
+            self._grant(role, ("secretsmanager:GetSecretValue",), [self.settings.smtp_password_secret])
         replay = self._replay_function()
         if replay is not None:
             # The $connect handler invokes it asynchronously for a finished execution's log.
@@ -454,6 +515,21 @@ class SlipwayStack(Stack):
         if self.websocket_api is not None:
             # The runner posts log batches to the viewers and closes them at the end.
             self._grant(role, WEBSOCKET_ACTIONS, [self._ws_connections_arn()])
+        for service, actions in SECRET_REF_ACTIONS.items():
+            # The secrets jobs may reference, and only those (chalicelib/domain/secret_refs.py).
+            arns = [self._secret_ref_arn(p) for p in self.settings.env_secret_ref_patterns if f":{service}:" in p]
+            self._grant(role, actions, arns)
+
+    def _secret_ref_arn(self, pattern: str) -> str:
+        """An ``env_secret_ref_patterns`` entry as an IAM resource: wildcard partition, region and
+        account become this stack's."""
+        parts = pattern.split(":", 5)
+        if len(parts) < 6:
+            raise ValueError(f"env_secret_ref_patterns: {pattern!r} is not an ARN pattern")
+        for index, value in ((1, Aws.PARTITION), (3, Aws.REGION), (4, Aws.ACCOUNT_ID)):
+            if parts[index] == "*":
+                parts[index] = value
+        return ":".join(parts)
 
     # -- metrics ---------------------------------------------------------------------------
 
@@ -487,11 +563,13 @@ class SlipwayStack(Stack):
         if self.rest_api is None:
             raise RuntimeError("the Chalice app declares no REST API: nothing to put behind CloudFront")
         options = self.config.options
+        secret_headers = {FRONT_DOOR_HEADER: self._front_door_value()} if self.front_door_secret else None
         rest_origin = origins.HttpOrigin(
             self._execute_api_domain(self.rest_api),
             origin_path=f"/{self.api_stage}",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            custom_headers=secret_headers,
         )
         forwarded_host = cloudfront.Function(
             self,
@@ -521,6 +599,7 @@ class SlipwayStack(Stack):
                 # The longest CloudFront allows without a quota increase: quiet sockets live longer.
                 read_timeout=Duration.seconds(60),
                 keepalive_timeout=Duration.seconds(60),
+                custom_headers=secret_headers,
             )
             ws_path = cloudfront.Function(
                 self,
@@ -576,6 +655,96 @@ class SlipwayStack(Stack):
             route53.AaaaRecord(self, "FrontDoorAliasV6", zone=zone, record_name=options.domain_name, target=target)
         return distribution
 
+    # -- abuse limits and alarms -----------------------------------------------------------
+
+    def _throttle(self) -> None:
+        """Stage-wide throttling of the REST API, and a usage plan that throttles (and, with
+        api_daily_quota, meters) each of its keys on its own."""
+        if self.rest_api is None:
+            return
+        options = self.config.options
+        self.rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": options.api_rate_limit,
+                    "ThrottlingBurstLimit": options.api_burst_limit,
+                }
+            ],
+        )
+        quota = (
+            apigateway.QuotaSettings(limit=options.api_daily_quota, period=apigateway.Period.DAY)
+            if options.api_daily_quota > 0
+            else None
+        )
+        plan = apigateway.CfnUsagePlan(
+            self,
+            "UsagePlan",
+            usage_plan_name=f"{self.stack_name}-callers",
+            description="Slipway: throttling (and quota) per API key",
+            api_stages=[apigateway.CfnUsagePlan.ApiStageProperty(api_id=self.rest_api.ref, stage=self.api_stage)],
+            throttle=apigateway.CfnUsagePlan.ThrottleSettingsProperty(
+                rate_limit=options.api_rate_limit, burst_limit=options.api_burst_limit
+            ),
+            quota=apigateway.CfnUsagePlan.QuotaSettingsProperty(limit=quota.limit, period="DAY") if quota else None,
+        )
+        # The plan names the stage, which SAM makes from the API (``<api id><stage>Stage``): it
+        # must wait for that resource, not only for the API.
+        plan.add_override("DependsOn", [f"{self.rest_api.node.id}{self.api_stage}Stage"])
+        self.usage_plan = plan
+        for name in self.settings.gateway_usage_plan_keys:
+            key = apigateway.CfnApiKey(self, f"ApiKey{_camel(name)}", name=f"{self.stack_name}-{name}", enabled=True)
+            apigateway.CfnUsagePlanKey(
+                self, f"UsagePlanKey{_camel(name)}", key_id=key.ref, key_type="API_KEY", usage_plan_id=plan.ref
+            )
+
+    def _alarms(self) -> sns.Topic:
+        """An alarm on each dead-letter queue (anything in it) and on each function's errors."""
+        topic = sns.Topic(self, "AlarmTopic", display_name=f"Slipway {self.config.stage} alarms")
+        if self.config.options.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(self.config.options.alarm_email))
+        action = cloudwatch_actions.SnsAction(topic)
+        dead_letters = {
+            "JobDeadLetters": self.settings.job_dead_letter_queue,
+            "NotificationDeadLetters": self.settings.notifications_dead_letter_queue,
+        }
+        for alarm_id, name in dead_letters.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{alarm_id}Alarm",
+                alarm_description=f"Slipway {self.config.stage}: messages wait in {name}",
+                metric=self.queues[name].metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+        for function in self.functions:
+            metric = cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions_map={"FunctionName": function.ref},
+                period=Duration.minutes(5),
+                statistic="Sum",
+            )
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{function.node.id}ErrorsAlarm",
+                alarm_description=f"Slipway {self.config.stage}: errors of the Lambda function {function.node.id}",
+                metric=metric,
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+        return topic
+
     # -- outputs ---------------------------------------------------------------------------
 
     def runner_environment(self) -> dict[str, str]:
@@ -620,4 +789,12 @@ class SlipwayStack(Stack):
         CfnOutput(self, "RunnerInstanceProfileArn", value=self.runner_profile.instance_profile_arn)
         CfnOutput(self, "JobQueueUrl", value=self.job_queue.queue_url)
         CfnOutput(self, "NotificationsDeadLetterQueueUrl", value=self.notifications_dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
+        if self.front_door_secret is not None:
+            CfnOutput(
+                self,
+                "FrontDoorSecretArn",
+                value=self.front_door_secret.secret_arn,
+                description="The secret CloudFront sends; the execute-api endpoints refuse requests without it",
+            )
         CfnOutput(self, "LogBucketName", value=self.buckets[0].bucket_name if self.buckets else "")

@@ -150,6 +150,25 @@ def runner_environments(args: argparse.Namespace, settings: Settings) -> list[di
     return envs
 
 
+def announce_access(host: str, settings: Settings) -> None:
+    """Say at start-up who may call this API: with no credentials configured, anyone who can
+    reach ``host``."""
+    if settings.credentials.enabled:
+        logger.info("authentication is on: callers need an API key or a Basic user")
+    elif host in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "authentication is off: the API is open to anyone on this machine (%s only); "
+            "set SLIPWAY_AUTH_API_KEYS or SLIPWAY_AUTH_SCOPED_KEYS to require keys",
+            host,
+        )
+    else:
+        logger.warning(
+            "AUTHENTICATION IS OFF and the API listens on %s: anyone who can reach it can run any image "
+            "on this machine's Docker; set SLIPWAY_AUTH_API_KEYS or SLIPWAY_AUTH_SCOPED_KEYS",
+            host,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure(args.log_level, "stack")
@@ -175,11 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         # dispatcher are separate processes); no EMF lines on the terminal.
         os.environ.setdefault("SLIPWAY_METRICS_LOCAL_COUNTERS", "1")
         os.environ.setdefault("SLIPWAY_METRICS_EMF", "0")
+        # Webhook receivers on this machine are allowed locally (AWS blocks loopback and private ranges).
+        from chalicelib.settings import LOCAL_WEBHOOK_BLOCKED_NETWORKS
+
+        os.environ.setdefault("SLIPWAY_WEBHOOK_BLOCKED_NETWORKS", ",".join(LOCAL_WEBHOOK_BLOCKED_NETWORKS))
         # Imported only now: settings and table names are read from the environment at import.
         from chalicelib.settings import get_settings
         from infra.local.provision import provision
 
         settings = get_settings()
+        announce_access(args.host, settings)
         logger.info("provisioning stage %r on %s", settings.stage, endpoint)
         provision(settings)
         for index, extra in enumerate(runner_environments(args, settings)):

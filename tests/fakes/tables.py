@@ -109,6 +109,10 @@ class FakeTables:
         newest_first = sorted(self.tasks.values(), key=lambda task: task.created_key, reverse=True)
         return [_copy(task) for task in newest_first[(page - 1) * per_page : page * per_page]]
 
+    def task_ids_newest_first(self) -> list[str]:
+        newest_first = sorted(self.tasks.values(), key=lambda task: task.created_key, reverse=True)
+        return [task.task_id for task in newest_first]
+
     def tasks_by_word(self, word: str, page: int, per_page: int) -> tuple[list[str], int]:
         ids = sorted(self.words.get(word, set()))
         return ids[(page - 1) * per_page : page * per_page], len(ids)
@@ -294,16 +298,17 @@ class FakeTables:
         item = self.executions.get((job_id, execution_id))
         return None if item is None else _copy(item)
 
-    def _newest_first(self, job_id: str) -> list[ExecutionModel]:
-        return list(reversed(self.executions_of(job_id)))
+    def _newest_first(self, task_id: str, job_id: str) -> list[ExecutionModel]:
+        return [item for item in reversed(self.executions_of(job_id)) if item.task_id == task_id]
 
-    def list_executions(self, job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
+    def list_executions(self, task_id: str, job_id: str, page: int, per_page: int) -> list[ExecutionModel]:
         """Newest first, ``scheduled`` ones left out (as the Query's filter does)."""
-        listed = [item for item in self._newest_first(job_id) if item.status != ExecutionStatus.SCHEDULED.value]
+        newest = self._newest_first(task_id, job_id)
+        listed = [item for item in newest if item.status != ExecutionStatus.SCHEDULED.value]
         return [_copy(item) for item in listed[(page - 1) * per_page : page * per_page]]
 
-    def scheduled_executions(self, job_id: str, newest: int = 5) -> list[ExecutionModel]:
-        recent = self._newest_first(job_id)[:newest]
+    def scheduled_executions(self, task_id: str, job_id: str, newest: int = 5) -> list[ExecutionModel]:
+        recent = self._newest_first(task_id, job_id)[:newest]
         return [_copy(item) for item in recent if item.status == ExecutionStatus.SCHEDULED.value]
 
     def latest_execution(self, job: JobModel) -> ExecutionModel | None:
@@ -311,8 +316,8 @@ class FakeTables:
             return self.get_execution(job.job_id, job.last_execution_id)
         return None
 
-    def unfinished_executions(self, job_id: str, limit: int = 50) -> list[ExecutionModel]:
-        recent = self._newest_first(job_id)[:limit]
+    def unfinished_executions(self, task_id: str, job_id: str, limit: int = 50) -> list[ExecutionModel]:
+        recent = self._newest_first(task_id, job_id)[:limit]
         return [_copy(item) for item in recent if not ExecutionStatus(item.status).is_finished]
 
     # -- execution_repository: conditional updates ---------------------------------------------

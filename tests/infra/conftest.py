@@ -60,11 +60,11 @@ def synthesized(cdk_cli: Path, tmp_path_factory: pytest.TempPathFactory) -> Synt
     for key, value in CONTEXT.items():
         command += ["--context", f"{key}={value}"]
     started = time.monotonic()
-    run(command, cwd=work, env=tool_env(work), timeout=600)
+    result = run(command, cwd=work, env=tool_env(work), timeout=600)
     seconds = time.monotonic() - started
     path = out / f"{STAGE}.template.json"
     print(f"\ncdk synth took {seconds:.1f} s")
-    return Synthesis(json.loads(path.read_text()), path, seconds, STAGE)
+    return Synthesis(json.loads(path.read_text()), path, seconds, STAGE, result.stdout + result.stderr)
 
 
 WS_APP = """
@@ -173,9 +173,12 @@ def ws_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
         "hosted_zone_id": "Z0000000000000000000",
         "hosted_zone_name": "example.com",
         "retain_data": "true",
+        # No authentication: allowed by the loud flag only (the warning is checked in test_api_exposure.py).
+        "i_understand_this_api_is_public": "true",
     }
     script = WS_SYNTH.format(root=str(ROOT), context=context, out=str(out), project=str(project), stage=WS_STAGE)
     started = time.monotonic()
-    run([sys.executable, "-c", textwrap.dedent(script)], cwd=work, env=tool_env(work), timeout=600)
+    result = run([sys.executable, "-c", textwrap.dedent(script)], cwd=work, env=tool_env(work), timeout=600)
     path = out / f"{WS_STAGE}.template.json"
-    return Synthesis(json.loads(path.read_text()), path, time.monotonic() - started, WS_STAGE)
+    output = result.stdout + result.stderr
+    return Synthesis(json.loads(path.read_text()), path, time.monotonic() - started, WS_STAGE, output)

@@ -14,9 +14,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CDK_DIR = ROOT / "infra" / "cdk"
 REGION = "us-east-1"
-# Context of the synthesized stage: a stage of its own and two settings that differ from the defaults.
+# Context of the synthesized stage: a stage of its own, two settings that differ from the defaults,
+# and a secured API: a key (by its digest), the front door as the only way in, one usage-plan key.
 STAGE = "ci"
-CONTEXT = {"stage": STAGE, "runner_concurrency": "8", "log_expiry_days": "45"}
+API_KEY_DIGEST = "sha256:" + "ab" * 32
+CONTEXT = {
+    "stage": STAGE,
+    "runner_concurrency": "8",
+    "log_expiry_days": "45",
+    "auth_api_keys": API_KEY_DIGEST,
+    "front_door_only": "true",
+    "gateway_usage_plan_keys": "producta",
+    "alarm_email": "ops@example.com",
+}
 WS_STAGE = "wstest"
 WS_API_STAGE = "v1"
 WS_DOMAIN = "jobs.example.com"
@@ -28,6 +38,8 @@ class Synthesis:
     template_path: Path
     seconds: float
     stage: str
+    # What the synthesis printed (stdout and stderr).
+    output: str = ""
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {key: value for key, value in self.template["Resources"].items() if value["Type"] == kind}

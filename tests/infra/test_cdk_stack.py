@@ -298,6 +298,9 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
     expected[slot_table] = expected[slot_table] | {"dynamodb:DeleteItem"}
     # The runner posts live log lines to the WebSocket viewers and closes them at the end.
     expected |= {r: {"execute-api:ManageConnections"} for r in by_resource if "/@connections/*" in r}
+    # It reads the secrets that jobs' env vars may reference (settings.env_secret_ref_patterns), only those.
+    expected |= {r: {"secretsmanager:GetSecretValue"} for r in by_resource if ":secret:slipway/*" in r}
+    expected |= {r: {"ssm:GetParameter"} for r in by_resource if ":parameter/slipway/*" in r}
     assert by_resource == expected
     template = Template.from_json(synthesized.template)
     template.has_resource_properties(

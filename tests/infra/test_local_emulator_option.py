@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from chalicelib.settings import LOCAL_WEBHOOK_BLOCKED_NETWORKS
 from infra.cdk.local_emulator import CUSTOM_ID_TAG, WS_DEPLOYMENT, EmulatorTarget
 from tests.infra.support import Synthesis
 
@@ -22,6 +23,7 @@ def test_without_the_option_the_template_has_nothing_of_the_emulator(synthesized
     assert stage["Properties"]["DeploymentId"] == {"Ref": WS_DEPLOYMENT}
     functions = synthesized.resources("AWS::Serverless::Function").values()
     assert not any("SLIPWAY_PUBLIC_URL" in f["Properties"]["Environment"]["Variables"] for f in functions)
+    assert not any("SLIPWAY_WEBHOOK_BLOCKED_NETWORKS" in f["Properties"]["Environment"]["Variables"] for f in functions)
 
 
 def test_the_emulators_urls() -> None:
@@ -31,6 +33,8 @@ def test_the_emulators_urls() -> None:
     assert target.lambda_environment() == {
         "SLIPWAY_PUBLIC_URL": "http://127.0.0.1:4566/_aws/execute-api/local-rest/api",
         "SLIPWAY_WS_MANAGEMENT_URL": "http://127.0.0.1:4566/_aws/execute-api/local-ws/api",
+        # Receivers on this machine, as with bin/serve (AWS stages block loopback and private ranges).
+        "SLIPWAY_WEBHOOK_BLOCKED_NETWORKS": ",".join(LOCAL_WEBHOOK_BLOCKED_NETWORKS),
     }
 
 

@@ -41,7 +41,7 @@ def test_job_details_task_details_and_singular_routes(api: Api, task_id: str) ->
     details = job["job"]
     assert details["taskId"] == task_id and details["executionCount"] == 1 and details["scheduled"] is False
     assert ISO.match(details["createdAt"]) and ISO.match(details["lastModifiedAt"])
-    assert details["metadata"]["envs"] == {"DB_PASSWORD": "***", "PLAIN": "x"}
+    assert details["metadata"]["envs"] == {"DB_PASSWORD": "***", "PLAIN": "***"}
     assert details["metadata"]["custom"] == {"who": "me"}
     assert details["metadata"]["enqueued_id"] == first["queueJobId"]
     assert details["metadata"]["retries"] == 0 and details["metadata"]["retry_count"] == 0
@@ -65,7 +65,7 @@ def test_put_creates_then_replaces_a_job(api: Api, task_id: str) -> None:
         url, lambda b: b["job"]["executionCount"] == 2 and all(e["status"] == "done" for e in b["job"]["executions"])
     )["job"]
     assert details["metadata"]["command"] == "echo second"
-    assert details["metadata"]["envs"] == {"A": "1"}
+    assert details["metadata"]["envs"] == {"A": "***"}
     assert [e["command"] for e in details["executions"]] == ["echo second", "echo first"]
     assert api.get(url + "stdout/").text == "second\n"
     assert api.get(f"/tasks/{task_id}/").json()["jobs"] == [{"id": job_id, "url": f"{api.base_url}{url[:-1]}"}]

@@ -69,7 +69,7 @@ def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(sta
     assert f"runner {host} stopped heart-beating" in (execution.error or "")
     assert execution.active_shard is None and execution.finished_at is not None
     assert (job_id, execution_id) not in execution_repository.silent_executions(utcnow().timestamp())
-    retries = [e for e in execution_repository.unfinished_executions(job_id) if e.retry_of == execution_id]
+    retries = [e for e in execution_repository.unfinished_executions(task_id, job_id) if e.retry_of == execution_id]
     assert len(retries) == 1 and retries[0].attempt == 1
     # The late runner can neither beat nor end the run the reconciler ended.
     assert execution_repository.beat(job_id, execution_id, host) is False
@@ -132,7 +132,7 @@ def test_a_silent_runners_execution_with_a_stop_request_ends_stopped(stack: Stac
 
     stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert stored.status == "stopped"
-    assert not [e for e in execution_repository.unfinished_executions(job_id) if e.retry_of == execution_id]
+    assert not [e for e in execution_repository.unfinished_executions(task_id, job_id) if e.retry_of == execution_id]
 
 
 def test_only_the_holder_hands_an_execution_back_and_it_can_be_claimed_again(stack: StackProcess, task_id: str) -> None:

@@ -51,6 +51,8 @@ def notify_stack(smtp: SmtpReceiver) -> Iterator[StackProcess]:
             "SLIPWAY_SMTP_PORT": str(smtp.port),
             "SLIPWAY_MAIL_FROM": "slipway@tests.invalid",
             "SLIPWAY_MAIL_RETRIES": "1",
+            # The one env name shown in clear; every other value is masked, whatever its name.
+            "SLIPWAY_VISIBLE_ENV_NAMES": "PLAIN",
         },
     )
     stack.start()
@@ -328,37 +330,72 @@ def test_secret_env_values_are_masked_in_the_api_the_webhooks_and_the_emails(
 ) -> None:
     path = f"/{uuid.uuid4().hex}/secrets"
     address = f"secrets-{uuid.uuid4().hex[:8]}@example.com"
-    envs = {"DB_PASSWORD": SECRET, "api_key": SECRET, "MY_CLIENT_ID": SECRET, "PLAIN": "visible"}
-    # The container gets the real value (it fails unless the length is right).
-    command = f"bash -c 'test ${{#DB_PASSWORD}} -eq {len(SECRET)}'"
+    spaced = f"two words {SECRET}"
+    in_url = "url-" + uuid.uuid4().hex
+    envs = {
+        "DB_PASSWORD": SECRET,
+        "api_key": SECRET,
+        "MY_CLIENT_ID": SECRET,
+        # Names no word list catches (shown in clear before): every value is masked now.
+        "DB_PASS": SECRET,
+        "GITHUB_TOKEN": SECRET,
+        "GREETING": spaced,
+        "PLAIN": "visible",
+    }
+    # The container gets the real values (it fails unless the lengths are right); the URL with a
+    # password is an argument, shown in the command.
+    command = (
+        f"bash -c 'test ${{#DB_PASSWORD}} -eq {len(SECRET)} && test ${{#GREETING}} -eq {len(spaced)}'"
+        f" https://bot:{in_url}@git.example/repo.git"
+    )
     answer = _enqueue(
         napi,
         task_id,
         command,
         envs=envs,
-        webhooks={"finishes": [{"url": receiver.url(path), "headers": {"Authorization": f"Bearer {SECRET}"}}]},
+        webhooks={
+            "finishes": [
+                {"url": receiver.url(path), "headers": {"Authorization": f"Bearer {SECRET}"}},
+                # Credentials in a webhook URL: masked wherever the URL is shown or logged.
+                {"url": f"http://hook:{in_url}@127.0.0.1:9/never", "retries": 0},
+            ]
+        },
         notify={"finishes": [address]},
     )
     execution = napi.wait_finished(answer["executionUrl"])
     assert execution["status"] == "done", execution
-    expected = {"DB_PASSWORD": "***", "api_key": "***", "MY_CLIENT_ID": "***", "PLAIN": "visible"}
+    expected = {name: "***" for name in envs} | {"PLAIN": "visible"}
 
     job = napi.get(answer["jobUrl"]).json()["job"]
     assert job["metadata"]["envs"] == expected
     assert job["metadata"]["webhooks"]["finishes"][0]["headers"] == {"Authorization": "***"}
+    assert job["metadata"]["webhooks"]["finishes"][1]["url"] == "http://hook:***@127.0.0.1:9/never"
+    assert job["metadata"]["command"].endswith(" https://bot:***@git.example/repo.git")
+    records = _dispatch(napi, answer["executionUrl"], "webhookDispatch", 2)
+    assert "http://hook:***@127.0.0.1:9/never" in {record["url"] for record in records}
     [hit] = receiver.wait_for(path, 1)
     assert hit.json["envs"] == expected
+    assert hit.json["command"] == job["metadata"]["command"]
     assert hit.headers["Authorization"] == f"Bearer {SECRET}"  # the receiver gets the real header
     [mail] = smtp.wait_for(address, 1)
     assert '"DB_PASSWORD": "***"' in mail.text
 
     # Nowhere in what the service showed or sent.
+    # The failed delivery to the URL with credentials is logged (with its URL) before the check.
+    log_path = notify_stack.log_path or LOG_DIR / "notifications-stack.log"
+    deadline = time.monotonic() + 10
+    while "hook:***@127.0.0.1:9/never" not in log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "hook:***@127.0.0.1:9/never" in log_path.read_text()
     shown = [
         napi.get(answer["jobUrl"]).text,
         napi.get(answer["executionUrl"]).text,
+        napi.get(f"/tasks/{task_id}/").text,
+        napi.get("/tasks/").text,
+        napi.get("/search/", params={"query": task_id}).text,
         hit.raw.decode(),
         mail.text + mail.html,
         (notify_stack.log_path or LOG_DIR / "notifications-stack.log").read_text(),
     ]
     for text in shown:
-        assert SECRET not in text
+        assert SECRET not in text and in_url not in text

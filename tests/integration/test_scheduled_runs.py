@@ -32,7 +32,7 @@ def test_a_start_in_run_is_hidden_until_due_and_logs_answer_the_previous_run(api
     assert saved.status_code == 200, saved.text
 
     # The dispatcher made the run at once (it is due within the look-ahead), as ``scheduled``.
-    (ahead,) = execution_repository.scheduled_executions(job_id)
+    (ahead,) = execution_repository.scheduled_executions(task_id, job_id)
     job = _job(api, url)
     assert [e["log"] for e in job["executions"]] == ["first\n"]
     assert job["executionCount"] == 1 and job["executionsPagination"]["total"] == 1
@@ -62,7 +62,7 @@ def test_a_cron_jobs_next_tick_is_neither_listed_nor_counted_nor_its_last_execut
     job_id = body["jobId"]
 
     # At once, the first tick is made ahead (due within the look-ahead), but is not a run yet.
-    (first,) = execution_repository.scheduled_executions(job_id)
+    (first,) = execution_repository.scheduled_executions(task_id, job_id)
     job = _job(api, url)
     assert job["executions"] == [] and job["executionCount"] == 0 and job["scheduled"] is True
     assert job["nextRunAt"] == details_due(api, url, first.execution_id)
@@ -73,7 +73,7 @@ def test_a_cron_jobs_next_tick_is_neither_listed_nor_counted_nor_its_last_execut
     # Claimed, it became a run: listed, counted, the last execution.
     assert job["executions"][0]["executionId"] == first.execution_id and job["executionCount"] == 1
     # The next tick's run is made already; it stays out of sight until a runner claims it.
-    (following,) = execution_repository.scheduled_executions(job_id)
+    (following,) = execution_repository.scheduled_executions(task_id, job_id)
     assert following.execution_id != first.execution_id
     assert parse_iso(details_due(api, url, following.execution_id)).timestamp() > time.time()
     assert [e["executionId"] for e in job["executions"]] == [first.execution_id]

@@ -99,8 +99,8 @@ def test_racing_dispatchers_create_one_execution_per_due_instant(stack: StackPro
     winners = [execution for execution in created if execution is not None]
     assert len(winners) == 1
     # Made ahead of its instant: ``scheduled``, neither listed nor counted until a runner claims it.
-    assert execution_repository.list_executions(job_id, 1, 20) == []
-    ahead = execution_repository.scheduled_executions(job_id)
+    assert execution_repository.list_executions(task_id, job_id, 1, 20) == []
+    ahead = execution_repository.scheduled_executions(task_id, job_id)
     assert [e.execution_id for e in ahead] == [winners[0].execution_id]  # type: ignore[attr-defined]
     job = job_repository.get_job(task_id, job_id)
     assert job is not None and job.execution_count == 0 and job.last_execution_id is None
@@ -152,7 +152,7 @@ def test_racing_claims_of_a_scheduled_execution_count_it_once(stack: StackProces
     assert stored.awaiting_shard is None and stored.active_shard is not None
     job = job_repository.get_job(task_id, job_id)
     assert job is not None and (job.execution_count, job.last_execution_id) == (1, execution_id)
-    assert [e.execution_id for e in execution_repository.list_executions(job_id, 1, 20)] == [execution_id]
+    assert [e.execution_id for e in execution_repository.list_executions(task_id, job_id, 1, 20)] == [execution_id]
     assert execution_repository.finish_execution(stored, {"status": "stopped", "finished_at": utcnow()})
 
 

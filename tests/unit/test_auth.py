@@ -8,13 +8,15 @@ import json
 import pytest
 
 from chalicelib.api.auth import (
+    ANONYMOUS,
+    Identity,
     Unauthorized,
     credentials_from,
     hash_secret,
     identify,
+    refusal_response,
     require,
     secret_matches,
-    unauthorized_response,
 )
 from chalicelib.domain.credentials import Credentials, parse_api_keys, parse_basic_users
 from chalicelib.settings import Settings
@@ -34,8 +36,8 @@ def test_off_by_default_and_everything_passes():
     credentials = credentials_from(Settings())
 
     assert not credentials.enabled
-    assert require({}, credentials) is None
-    assert require(None, credentials) is None
+    assert require({}, credentials) is ANONYMOUS
+    assert require(None, credentials) is ANONYMOUS
 
 
 def test_settings_are_parsed():
@@ -82,8 +84,8 @@ def test_secrets_compare_plain_and_hashed():
     ],
 )
 def test_valid_credentials_identify_the_caller(headers, identity):
-    assert identify(headers, CREDENTIALS) == identity
-    assert require(headers, CREDENTIALS) == identity
+    assert identify(headers, CREDENTIALS) == Identity(identity)
+    assert require(headers, CREDENTIALS) == Identity(identity)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +130,7 @@ def test_only_the_configured_scheme_counts():
 
 def test_the_query_string_key_counts_only_when_given():
     # WebSocket handshakes from browsers cannot set headers: $connect passes its query string.
-    assert identify({}, CREDENTIALS, {"apiKey": "key-one"}) == "api-key"
+    assert identify({}, CREDENTIALS, {"apiKey": "key-one"}) == Identity("api-key")
     assert identify({}, CREDENTIALS, {"apiKey": "nope"}) is None
     assert identify({}, CREDENTIALS) is None
 
@@ -137,7 +139,7 @@ def test_unauthorized_response_is_a_json_401_proxy_answer():
     with pytest.raises(Unauthorized) as raised:
         require({}, CREDENTIALS)
 
-    answer = unauthorized_response(raised.value)
+    answer = refusal_response(raised.value)
 
     assert answer["statusCode"] == 401
     assert answer["headers"]["Content-Type"] == "application/json"
@@ -150,13 +152,13 @@ def test_authorize_connect_uses_the_process_credentials(monkeypatch):
 
     monkeypatch.setattr(auth, "get_credentials", lambda: CREDENTIALS)
 
-    assert auth.authorize_connect({"X-Api-Key": "key-one"}, None) == "api-key"
-    assert auth.authorize_connect({}, {"apiKey": "key-two"}) == "api-key"
+    assert auth.authorize_connect({"X-Api-Key": "key-one"}, None) == Identity("api-key")
+    assert auth.authorize_connect({}, {"apiKey": "key-two"}) == Identity("api-key")
     with pytest.raises(Unauthorized):
         auth.authorize_connect({"Sec-WebSocket-Key": "x"}, {"taskId": "t"})
 
     monkeypatch.setattr(auth, "get_credentials", lambda: Credentials())
-    assert auth.authorize_connect({}, None) is None
+    assert auth.authorize_connect({}, None) is ANONYMOUS
 
 
 def test_connect_refusal_reads_a_websocket_connect_event(monkeypatch):

@@ -112,3 +112,29 @@ def test_ses_sends_the_same_message(monkeypatch: pytest.MonkeyPatch) -> None:
             assert b"[Slipway] t: execution failed" in sent.raw_data.encode()
     finally:
         aws.forget_clients()
+
+
+def test_the_smtp_password_can_come_from_secrets_manager(smtp: tuple[Recorder, int], monkeypatch: pytest.MonkeyPatch):
+    from moto import mock_aws
+
+    recorder, port = smtp
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_SESSION_TOKEN": "t"}.items():
+        monkeypatch.setenv(name, value)
+    aws.forget_clients()
+    mail._secret.cache_clear()
+    try:
+        with mock_aws():
+            arn = aws.client("secretsmanager").create_secret(Name="slipway/smtp", SecretString="right")["ARN"]
+            settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_user="bot", smtp_password_secret=arn)
+            mail.send(MAIL, settings)
+            gone = Settings(
+                smtp_host="127.0.0.1", smtp_port=port, smtp_user="bot", smtp_password_secret=arn.replace("smtp", "gone")
+            )
+            with pytest.raises(MailError, match=r"the SMTP password: secret .* could not be read"):
+                mail.send(MAIL, gone)
+    finally:
+        aws.forget_clients()
+        mail._secret.cache_clear()
+
+    assert recorder.logins == [(b"bot", b"right")] and len(recorder.envelopes) == 1

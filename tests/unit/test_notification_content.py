@@ -55,12 +55,27 @@ def test_the_payload_is_the_execution_with_ids_links_and_masked_envs() -> None:
     assert (payload["log"], payload["error"], payload["finishedAt"]) == ("out\n", "err\n", "2026-01-02T03:04:05.678000")
     assert payload["metadata"]["custom"] == {"owner": "ops"}
     assert "webhookDispatch" not in payload["metadata"] and "notifyDispatch" not in payload["metadata"]
-    assert payload["envs"] == {"DB_PASSWORD": "***", "PLAIN": "x"}
+    assert payload["envs"] == {"DB_PASSWORD": "***", "PLAIN": "***"}
     execution_url = "http://slipway.test:10000/tasks/t%3C1%3E/jobs/job-1/executions/exec-1/"
     assert payload["url"] == execution_url
     assert payload["logUrls"] == {name: f"{execution_url}{name}/" for name in ("logs", "stdout", "stderr")}
     assert payload["task"] == {"id": "t<1>", "url": "http://slipway.test:10000/tasks/t%3C1%3E"}
     assert b"hunter2" not in notification_content.encode(payload)
+
+
+def test_only_the_visible_names_are_shown_and_credentials_in_urls_are_masked() -> None:
+    job, execution = _items()
+    job.spec = {**job.spec, "envs": {"DB_PASS": "p4ss-w0rd", "GITHUB_TOKEN": "ghp_abc", "REGION": "eu-west-1"}}
+    execution.command = "git clone https://bot:ghp_abc@github.example/org/repo.git"
+    settings = Settings(links_base_url="http://slipway.test/", visible_env_names=("region",))
+
+    payload = notification_content.payload("fails", job, execution, settings)
+
+    assert payload["envs"] == {"DB_PASS": "***", "GITHUB_TOKEN": "***", "REGION": "eu-west-1"}
+    assert payload["command"] == "git clone https://bot:***@github.example/org/repo.git"
+    for channel in (notification_content.encode(payload).decode(), notification_content.mail_text(payload)):
+        assert "ghp_abc" not in channel and "p4ss-w0rd" not in channel
+    assert "ghp_abc" not in notification_content.mail_html(payload)
 
 
 def test_public_url_wins_and_without_any_base_links_are_paths() -> None:

@@ -76,6 +76,10 @@ def test_the_healthcheck_the_document_and_the_console_shell_are_public_and_the_r
     assert all(
         "401" in op["responses"] for path, item in SPEC["paths"].items() if path not in public for op in item.values()
     )
+    # A scoped key outside its scope, or a request around the front door, gets a 403.
+    assert all(
+        "403" in op["responses"] for path, item in SPEC["paths"].items() if path not in public for op in item.values()
+    )
 
 
 def test_job_payload_schema_has_exactly_the_keys_payload_accepts():

@@ -10,10 +10,13 @@ import pytest
 from chalicelib.domain.redaction import (
     MASK,
     RedactingFilter,
+    SecretValues,
     is_secret_name,
+    mask_url_credentials,
     redact_envs,
     redact_text,
     redact_webhooks,
+    show_envs,
 )
 from chalicelib.settings import Settings, current_secret_env_words
 
@@ -21,7 +24,7 @@ DEFAULT_WORDS = Settings.__dataclass_fields__["secret_env_words"].default
 
 
 def test_the_default_words_are_the_documented_ones():
-    assert DEFAULT_WORDS == ("password", "key", "secret", "client_id")
+    assert DEFAULT_WORDS == ("password", "key", "secret", "client_id", "token", "pass")
     assert MASK == "***"
 
 
@@ -46,7 +49,7 @@ def test_a_name_containing_a_default_word_is_secret_whatever_its_case(name):
     assert is_secret_name(name, DEFAULT_WORDS)
 
 
-@pytest.mark.parametrize("name", ["SMTP_SERVER", "PATH", "USERNAME", "CLIENT", "CLIENTID", "PASS", "TOKEN", "K_E_Y"])
+@pytest.mark.parametrize("name", ["SMTP_SERVER", "PATH", "USERNAME", "CLIENT", "CLIENTID", "K_E_Y"])
 def test_a_name_without_a_default_word_is_not_secret(name):
     assert not is_secret_name(name, DEFAULT_WORDS)
 
@@ -169,4 +172,73 @@ def test_webhook_headers_that_look_like_credentials_are_masked() -> None:
         "fails": [{"url": "http://a", "headers": {"Authorization": MASK, "X-Api-Key": MASK, "X-Team": "blue"}}],
         "finishes": [{"url": "http://b", "retries": 2, "headers": {}}],
     }
+    with_password = {"finishes": [{"url": "https://u:pw@hooks.example/x", "headers": {}}]}
+    assert redact_webhooks(with_password, DEFAULT_WORDS)["finishes"][0]["url"] == "https://u:***@hooks.example/x"
     assert hooks["fails"][0]["headers"]["Authorization"] == "Bearer t"  # the job keeps the real ones
+
+
+# -- every value masked unless visible; URLs; values whole; tracebacks ------------------------
+
+
+def test_every_env_value_is_masked_unless_its_name_is_visible() -> None:
+    envs = {"GITHUB_TOKEN": "ghp_1", "DB_PASS": "p", "REGION": "eu", "Region_2": "x", "REF": {"secretRef": "arn:a"}}
+
+    shown = show_envs(envs, ("region",))
+
+    assert shown == {"GITHUB_TOKEN": MASK, "DB_PASS": MASK, "REGION": "eu", "Region_2": MASK, "REF": "secretRef:arn:a"}
+    assert show_envs(envs, ()) == {name: MASK for name in envs} | {"REF": "secretRef:arn:a"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("git clone https://bot:ghp_abc@github.com/o/r", "git clone https://bot:***@github.com/o/r"),
+        ("curl http://user:p%40ss@10.0.0.1:8080/x", "curl http://user:***@10.0.0.1:8080/x"),
+        ("pull https://ghp_token@github.com/o/r.git", "pull https://***@github.com/o/r.git"),
+        ("postgres://app:s3cr3t@db:5432/main ok", "postgres://app:***@db:5432/main ok"),
+        ("https://example.com/a@b", "https://example.com/a@b"),
+        ("mail me@example.com", "mail me@example.com"),
+    ],
+)
+def test_credentials_in_urls_are_masked(text: str, expected: str) -> None:
+    assert mask_url_credentials(text) == expected
+    assert redact_text(text, ()) == expected
+
+
+def test_quoted_values_are_masked_whole_and_registered_values_anywhere() -> None:
+    line = 'DB_PASSWORD="correct horse battery" user=bob note: opaque-value-123 here'
+
+    assert redact_text(line, DEFAULT_WORDS) == 'DB_PASSWORD="***" user=bob note: opaque-value-123 here'
+    assert redact_text(line, DEFAULT_WORDS, ["opaque-value-123"]) == 'DB_PASSWORD="***" user=bob note: *** here'
+
+
+def test_the_registry_of_secret_values_is_bounded_and_skips_tiny_values() -> None:
+    values = SecretValues(capacity=2)
+
+    values.add(["1", "on", "first-value", "second-value", "third-value"])
+
+    assert values.snapshot() == ("second-value", "third-value")
+
+
+def test_the_log_filter_masks_tracebacks_and_registered_values() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    registry = SecretValues()
+    registry.add(["value-of-a-job-env"])
+    handler.addFilter(RedactingFilter(lambda: DEFAULT_WORDS, registry))
+    logger = logging.getLogger("test.redaction.traceback")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise RuntimeError("connect to https://svc:pw-in-url@db.internal failed; token=value-of-a-job-env")
+        except RuntimeError:
+            logger.exception("delivery to %s failed", "https://hook:pw-in-hook@example.com/x")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+
+    assert "Traceback" in written and "RuntimeError" in written
+    for secret in ("pw-in-url", "pw-in-hook", "value-of-a-job-env"):
+        assert secret not in written
+    assert "https://hook:***@example.com/x" in written and "https://svc:***@db.internal" in written

@@ -15,7 +15,8 @@ def test_an_empty_environment_gives_the_defaults():
     assert settings == Settings()
     assert (settings.stage, settings.region, settings.public_url) == ("dev", "us-east-1", "")
     assert (settings.tasks_per_page, settings.executions_per_page, settings.hard_timeout_seconds) == (10, 20, 1800)
-    assert settings.secret_env_words == ("password", "key", "secret", "client_id")
+    assert settings.secret_env_words == ("password", "key", "secret", "client_id", "token", "pass")
+    assert settings.visible_env_names == ()
     assert settings.max_request_body_bytes == 256 * 1024
 
 
@@ -139,6 +140,8 @@ def test_every_field_round_trips_through_the_environment():
             changed[f.name] = "iam"
         elif f.name == "auth_basic_users":
             changed[f.name] = "user:value-of-password"
+        elif f.name == "auth_scoped_keys":
+            changed[f.name] = '[{"name": "team", "key": "k", "tasks": "team-.*", "verbs": ["read"]}]'
         elif f.type == "int":
             changed[f.name] = 7
         elif f.type == "float":
