@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 
 from chalicelib.adapters import job_queue
-from chalicelib.adapters.models import AWAITING_SHARD, ExecutionModel
+from chalicelib.adapters.models import ExecutionModel, awaiting_shard
 from chalicelib.domain.ids import new_execution_id
 from chalicelib.domain.limits import sqs_delay
 from chalicelib.domain.payload import JobSpec
@@ -30,9 +30,10 @@ def new_execution(
     retry_of: str | None = None,
 ) -> ExecutionModel:
     """An ``enqueued`` execution, in the awaiting-dispatch index until a runner claims it."""
+    execution_id = execution_id or new_execution_id()
     return ExecutionModel(
         job_id,
-        execution_id or new_execution_id(),
+        execution_id,
         task_id=task_id,
         status=ExecutionStatus.ENQUEUED.value,
         image=spec.image,
@@ -42,7 +43,7 @@ def new_execution(
         request_ip=request_ip,
         scheduled_for=scheduled_for,
         retry_of=retry_of,
-        awaiting_shard=AWAITING_SHARD,
+        awaiting_shard=awaiting_shard(execution_id),
         dispatch_at=max(now, scheduled_for or now).timestamp(),
     )
 
