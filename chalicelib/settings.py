@@ -123,6 +123,23 @@ class Settings:
     # An execution whose runner has not heart-beaten for this long is failed (and retried when it
     # has retries left): its runner or host is gone. Runners and the dispatcher both look.
     execution_stale_seconds: int = 30
+    # Reaping trusts no clock but the reaper's own: a run ends only once the same reaper saw no
+    # new beat on it for ``execution_stale_seconds``. Heartbeat times (the runners' clocks) only
+    # pick the candidates: those older than ``execution_stale_seconds / reap_candidate_factor``
+    # by the reaper's clock, so a reaper's clock that is off costs reads, never a healthy run.
+    reap_candidate_factor: float = 3.0
+    # Every so often (seconds, by the reaper's monotonic clock) a reaper looks at every held run,
+    # whatever its heartbeat time says: a dead runner whose clock was far ahead is reaped too.
+    reap_sweep_seconds: float = 300.0
+    # Sparse indexes (held runs, runs awaiting dispatch, owed events) spread their items over this
+    # many partition values, chosen from the execution id, so none of them is a hot partition.
+    index_shards: int = 8
+    # A ``started``/``finished`` event still marked owed on its execution this long after its
+    # write (seconds: the publish after the write failed or its writer died) is published again
+    # by the dispatcher's tick; consumers drop a copy of one that did go out.
+    outbox_grace_seconds: int = 60
+    # At most this many owed events are published again per tick (spread over the shards).
+    outbox_republish_per_tick: int = 100
     # On SIGTERM, how long running containers may go on before they are stopped and their
     # executions handed back to the queue for another runner (seconds).
     drain_seconds: int = 120
@@ -334,6 +351,10 @@ class Settings:
         except ValueError as exc:
             raise ValueError(f"SLIPWAY_WEBHOOK_BLOCKED_NETWORKS: {exc}") from exc
         _ = (self.pool_list, self.credentials, self.gateway_authorizer)
+        if self.index_shards < 1:
+            raise ValueError(f"SLIPWAY_INDEX_SHARDS must be at least 1, not {self.index_shards}")
+        if self.reap_candidate_factor <= 0:
+            raise ValueError(f"SLIPWAY_REAP_CANDIDATE_FACTOR must be above 0, not {self.reap_candidate_factor}")
 
     @cached_property
     def pool_list(self) -> tuple[Pool, ...]:

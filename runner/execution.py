@@ -30,7 +30,6 @@ from chalicelib.adapters.job_queue import ExecutionMessage, Received, send_execu
 from chalicelib.adapters.models import ExecutionModel, JobModel
 from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.deliveries import STARTED, wanted
 from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec
 from chalicelib.domain.scheduling import Overlap, overlap_decision
@@ -291,14 +290,20 @@ class ExecutionRun:
     def _follow_resumed(self, execution: ExecutionModel, spec: JobSpec, container_id: str) -> None:
         started_at = execution.started_at or self.engine.started(container_id) or self.clock()
         if execution.status != ExecutionStatus.RUNNING.value:
-            # Killed between the container's start and recording it: record it now.
+            # Killed between the container's start and recording it: record it now (its start
+            # event marked owed in the same write, as on the first start).
             execution_repository.update_execution(
-                execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=container_id
+                execution,
+                status=ExecutionStatus.RUNNING.value,
+                started_at=started_at,
+                container_id=container_id,
+                **events.start_marks(execution, spec, self.clock()),
             )
-        if not execution.start_published:
+        if execution.start_event_pending:
             # The runner that started it died (or failed to publish) before the start was told:
-            # told now, once (the consumer's idempotency drops a copy of one that did go out).
-            self._publish_start(execution, spec)
+            # the outbox's mark is still set, so it is told now (the consumer's idempotency drops
+            # a copy of one that did go out; the dispatcher's tick would publish it otherwise).
+            events.execution_started(execution, spec)
         if self._state.stopping:
             self.engine.kill(container_id)
         self._follow(execution, spec, started_at)
@@ -376,7 +381,8 @@ class ExecutionRun:
         decision = overlap_decision(spec, bool(others))
         if decision is Overlap.SKIP:
             reason = "an earlier run of the job is still active (concurrencyPolicy forbid)"
-            if execution_repository.record_skipped_tick(execution, self.clock(), reason):
+            owed = events.end_marks(execution, ExecutionStatus.STOPPED.value, spec, self.clock())
+            if execution_repository.record_skipped_tick(execution, self.clock(), reason, owed):
                 events.execution_ended(execution, ExecutionStatus.STOPPED.value, spec)
             return False
         if decision is Overlap.REPLACE:
@@ -461,19 +467,17 @@ class ExecutionRun:
 
     def _record_running(self, execution: ExecutionModel, spec: JobSpec, started_at: datetime) -> None:
         assert self.container_id is not None
+        # The start and its owed ``started`` event in one write (the outbox); the publish after
+        # it clears the mark, and a runner re-attached after a restart, or the dispatcher's tick,
+        # publishes it when this one died or failed before that.
         execution_repository.update_execution(
-            execution, status=ExecutionStatus.RUNNING.value, started_at=started_at, container_id=self.container_id
+            execution,
+            status=ExecutionStatus.RUNNING.value,
+            started_at=started_at,
+            container_id=self.container_id,
+            **events.start_marks(execution, spec, started_at),
         )
-        self._publish_start(execution, spec)
-
-    def _publish_start(self, execution: ExecutionModel, spec: JobSpec) -> None:
-        """Publish ``started``; for a job that wants it, record that it was (a runner re-attached
-        after a restart publishes it when this one died or failed before that)."""
-        if events.execution_started(execution, spec) and wanted(spec, STARTED, ExecutionStatus.RUNNING.value):
-            try:
-                execution_repository.update_execution(execution, start_published=True)
-            except Exception:  # noqa: BLE001 - a runner re-attached later publishes it again (deduplicated)
-                logger.warning("could not record that the start of %s was published", execution.execution_id)
+        events.execution_started(execution, spec)
 
     def _await_running_recorded(self) -> None:
         """Wait for the ``running`` write; a storage fault of it is raised here (the message stays)."""

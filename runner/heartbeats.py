@@ -1,12 +1,12 @@
 """The runner's sign of life on each execution it holds, and its watch over the other runners.
 
-Every ``execution_heartbeat_seconds`` it writes ``heartbeat_at`` on each execution it holds
-(a conditional update: still active and still on this host). A refused beat means the
-execution is no longer this runner's (the reconciler gave it up while this runner was silent,
-say a long pause or a network cut): its container is killed at once instead of running on
-unaccounted for. Between beats it also runs the reconciler's ``reap``, so a dead host's
-executions are ended within ``execution_stale_seconds`` plus a beat even where the dispatcher
-ticks only once a minute.
+Every ``execution_heartbeat_seconds`` it writes ``heartbeat_at`` and bumps ``beats`` on each
+execution it holds (a conditional update: still active and still on this host). A refused beat
+means the execution is no longer this runner's (the reconciler gave it up while this runner was
+silent, say a long pause or a network cut): its container is killed at once instead of running
+on unaccounted for. Between beats it also runs the reconciler's ``reap``, as a reaper named by
+its host, so a dead host's executions are ended within about a minute (watched on this runner's
+own clock, never compared with the dead one's) even where the dispatcher ticks once a minute.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class ExecutionHeartbeats:
             if time.monotonic() >= self._next_reap:
                 self._next_reap = time.monotonic() + max(1.0, self.settings.execution_stale_seconds / 2)
                 try:
-                    liveness.reap()
+                    liveness.reap(reaper=self.settings.runner_host)
                 except Exception:
                     logger.exception("looking for silent runners failed")
 

@@ -3,11 +3,15 @@
 State changes are conditional updates, so two runners holding the same SQS message can never
 both start a container, and a late writer (a runner finishing after a stop, a stop after the
 end, a reaper after a fresh heartbeat) never overwrites a final state. Executions a runner holds
-sit in the sparse by-heartbeat index; unclaimed ones in the awaiting-dispatch index.
+sit in the sparse by-heartbeat index; unclaimed ones in the awaiting-dispatch index; those
+owing a ``started``/``finished`` event in the owed-events index (the outbox). Each of the three
+spreads its items over ``index_shards`` partition values and is read by one Query per value.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +22,17 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.aws import connection
 from chalicelib.adapters.conditional_writes import conditional_write
-from chalicelib.adapters.models import ACTIVE_SHARD, AWAITING_SHARD, SCHEDULED_SHARD, ExecutionModel, JobModel
+from chalicelib.adapters.models import (
+    ACTIVE_SHARD,
+    AWAITING_SHARD,
+    OWED_SHARD,
+    SCHEDULED_SHARD,
+    ExecutionModel,
+    JobModel,
+    active_shard,
+    awaiting_shard,
+    partitions,
+)
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
 
@@ -31,6 +45,19 @@ class Claim:
 
     execution: ExecutionModel | None
     claimed: bool
+
+
+@dataclass(frozen=True)
+class OwedEvent:
+    """An execution whose ``started`` and/or ``finished`` event is still owed (the outbox)."""
+
+    task_id: str
+    job_id: str
+    execution_id: str
+    # The owed event's status ("running" for a start, the final status for an end), or None.
+    start: str | None
+    end: str | None
+    owed_at: float
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -150,14 +177,17 @@ def claim(
     came ahead of its instant: most likely ``scheduled``) that transaction is tried first, so
     the claim of a scheduled run costs a transaction and a read, on the path to its start.
     """
+    claimed = _claimed_values(execution_id, host, docker_port, message_id, now)
     if task_id is not None:
         ahead = ExecutionModel(job_id, execution_id, task_id=task_id)
-        if _promote(ahead, _claimed_values(host, docker_port, message_id, now)):
+        if _promote(ahead, claimed):
             return Claim(get_execution(job_id, execution_id, consistent=True), claimed=True)
-    return _claim_waiting(job_id, execution_id, _claimed_values(host, docker_port, message_id, now))
+    return _claim_waiting(job_id, execution_id, claimed)
 
 
-def _claimed_values(host: str, docker_port: int | None, message_id: str, now: float | None) -> dict[str, Any]:
+def _claimed_values(
+    execution_id: str, host: str, docker_port: int | None, message_id: str, now: float | None
+) -> dict[str, Any]:
     return {
         "status": ExecutionStatus.PULLING.value,
         "host": host,
@@ -167,7 +197,7 @@ def _claimed_values(host: str, docker_port: int | None, message_id: str, now: fl
         "awaiting_shard": None,
         "dispatch_at": None,
         # Enters the index of held executions, with a first heartbeat.
-        "active_shard": ACTIVE_SHARD,
+        "active_shard": active_shard(execution_id),
         "heartbeat_at": _epoch(now),
     }
 
@@ -188,7 +218,8 @@ def _claim_waiting(job_id: str, execution_id: str, claimed: dict[str, Any]) -> C
 def promote_scheduled(execution: ExecutionModel) -> bool:
     """``scheduled`` → ``enqueued``: its instant is past and no runner took it (its message is
     late), so it is listed and counted as a run waiting for a runner."""
-    return _promote(execution, {"status": ExecutionStatus.ENQUEUED.value, "awaiting_shard": AWAITING_SHARD})
+    waiting = {"status": ExecutionStatus.ENQUEUED.value, "awaiting_shard": awaiting_shard(execution.execution_id)}
+    return _promote(execution, waiting)
 
 
 def _promote(execution: ExecutionModel, values: dict[str, Any]) -> bool:
@@ -236,17 +267,25 @@ def unclaim(execution: ExecutionModel, now: datetime) -> bool:
         docker_port=None,
         active_shard=None,
         heartbeat_at=None,
-        awaiting_shard=AWAITING_SHARD,
+        awaiting_shard=awaiting_shard(execution.execution_id),
         dispatch_at=now.timestamp(),
     )
 
 
+def _merged(
+    queries: Iterable[Iterator[ExecutionModel]], order: Callable[[ExecutionModel], float]
+) -> list[ExecutionModel]:
+    """The items of one Query per shard, merged in the index's order (each Query is sorted)."""
+    return list(heapq.merge(*queries, key=order))
+
+
 def awaiting_dispatch(before: float) -> list[tuple[str, str]]:
-    """(job id, execution id) of unclaimed executions that were due before ``before``."""
-    return [
-        (item.job_id, item.execution_id)
-        for item in ExecutionModel.awaiting_dispatch.query(AWAITING_SHARD, ExecutionModel.dispatch_at < before)
-    ]
+    """(job id, execution id) of unclaimed executions that were due before ``before``, oldest first."""
+    queries = (
+        ExecutionModel.awaiting_dispatch.query(shard, ExecutionModel.dispatch_at < before)
+        for shard in partitions(AWAITING_SHARD)
+    )
+    return [(item.job_id, item.execution_id) for item in _merged(queries, lambda item: float(item.dispatch_at))]
 
 
 def overdue_scheduled(before: float) -> list[tuple[str, str]]:
@@ -282,7 +321,7 @@ def finish_execution(
     reconciler's guard, so a runner that beat again in between keeps its run and only one of
     the two ever ends it.
     """
-    values = {**values, "active_shard": None}
+    values = {**values, "active_shard": None, "watches": None}
     condition = _status_in(_ACTIVE)
     if heartbeat_at is not None:
         condition &= ExecutionModel.heartbeat_at == heartbeat_at
@@ -307,13 +346,19 @@ def finish_execution(
     return True
 
 
-def record_skipped_tick(execution: ExecutionModel, now: datetime, reason: str) -> bool:
-    """End a cron run that must not start (``forbid`` overlap) and count it on the job."""
+def record_skipped_tick(
+    execution: ExecutionModel, now: datetime, reason: str, extra: dict[str, Any] | None = None
+) -> bool:
+    """End a cron run that must not start (``forbid`` overlap) and count it on the job.
+
+    ``extra``: more attributes stored by the same write (the outbox's mark of the owed end).
+    """
     values = {
         "status": ExecutionStatus.STOPPED.value,
         "finished_at": now,
         "error": f"skipped: {reason}",
         "active_shard": None,
+        **(extra or {}),
     }
     with conditional_write() as write, TransactWrite(connection=connection()) as tx:
         tx.update(execution, actions=_set_actions(values), condition=_status_in(_ACTIVE))
@@ -337,29 +382,64 @@ def beat(job_id: str, execution_id: str, host: str, now: float | None = None) ->
     was handed back, or the reconciler gave it up).
 
     Written through a key-only item, so the runner's own copy of the execution, which its run
-    thread is filling in, is not overwritten with what the table holds.
+    thread is filling in, is not overwritten with what the table holds. Each beat also adds one
+    to ``beats``: a reaper watches (heartbeat_at, beats) for change and compares no clock but
+    its own.
     """
-    return _update_if(
-        ExecutionModel(job_id, execution_id),
-        {"heartbeat_at": _epoch(now)},
-        _status_in(_ACTIVE) & (ExecutionModel.host == host),
-    )
+    with conditional_write() as write:
+        ExecutionModel(job_id, execution_id).update(
+            actions=[ExecutionModel.heartbeat_at.set(_epoch(now)), ExecutionModel.beats.add(1)],
+            condition=_status_in(_ACTIVE) & (ExecutionModel.host == host),
+        )
+    return write.applied
 
 
-def silent_executions(before: float) -> list[tuple[str, str]]:
-    """(job id, execution id) of held executions whose last heartbeat is older than ``before``."""
-    return [
-        (item.job_id, item.execution_id)
-        for item in ExecutionModel.by_heartbeat.query(ACTIVE_SHARD, ExecutionModel.heartbeat_at < before)
-    ]
+def silent_executions(before: float | None) -> list[tuple[str, str]]:
+    """(job id, execution id) of held executions whose last heartbeat is older than ``before``
+    (by their runners' clocks), oldest first; ``before`` None: every held execution."""
+    condition = None if before is None else ExecutionModel.heartbeat_at < before
+    queries = (ExecutionModel.by_heartbeat.query(shard, condition) for shard in partitions(ACTIVE_SHARD))
+    return [(item.job_id, item.execution_id) for item in _merged(queries, lambda item: float(item.heartbeat_at))]
 
 
 def held_by(host: str) -> list[tuple[str, str]]:
-    """(job id, execution id) of the executions ``host`` holds (one Query of the sparse index)."""
+    """(job id, execution id) of the executions ``host`` holds (one Query per shard of the sparse index)."""
     return [
         (item.job_id, item.execution_id)
-        for item in ExecutionModel.by_heartbeat.query(ACTIVE_SHARD, filter_condition=ExecutionModel.host == host)
+        for shard in partitions(ACTIVE_SHARD)
+        for item in ExecutionModel.by_heartbeat.query(shard, filter_condition=ExecutionModel.host == host)
     ]
+
+
+def record_watch(execution: ExecutionModel, reaper: str, token: str, since: float) -> bool:
+    """Record on the execution that ``reaper`` saw beat ``token`` at ``since`` (its own clock).
+
+    Only while the run is still held and its heartbeat is still the one read: a watch always
+    names the beat it was made on. The reaper's entry of the ``watches`` map is set alone, so
+    reapers watching the same run never overwrite each other's.
+    """
+    entry = {"token": token, "since": since}
+    held = _status_in(_ACTIVE) & (ExecutionModel.heartbeat_at == execution.heartbeat_at)
+    key_only = ExecutionModel(execution.job_id, execution.execution_id)
+    with conditional_write() as write:
+        key_only.update(
+            actions=[ExecutionModel.watches[reaper].set(entry)], condition=held & ExecutionModel.watches.exists()
+        )
+    if write.applied:
+        return True
+    with conditional_write() as write:
+        key_only.update(
+            actions=[ExecutionModel.watches.set({reaper: entry})],
+            condition=held & ExecutionModel.watches.does_not_exist(),
+        )
+    if write.applied:
+        return True
+    # Another reaper made the map in between (or the run changed): one more try at the entry alone.
+    with conditional_write() as write:
+        key_only.update(
+            actions=[ExecutionModel.watches[reaper].set(entry)], condition=held & ExecutionModel.watches.exists()
+        )
+    return write.applied
 
 
 def hand_back(execution: ExecutionModel, host: str, now: datetime) -> bool:
@@ -376,7 +456,8 @@ def hand_back(execution: ExecutionModel, host: str, now: datetime) -> bool:
         "container_id": None,
         "started_at": None,
         "active_shard": None,
-        "awaiting_shard": AWAITING_SHARD,
+        "watches": None,
+        "awaiting_shard": awaiting_shard(execution.execution_id),
         "dispatch_at": now.timestamp(),
     }
     return _update_if(execution, values, _status_in(_ACTIVE) & (ExecutionModel.host == host))
@@ -400,3 +481,46 @@ def append_dispatch(job_id: str, execution_id: str, record: dict[str, Any], kept
             condition=ExecutionModel.execution_id.exists() & (dispatches.does_not_exist() | (size(dispatches) < kept)),
         )
     return write.applied
+
+
+# -- the outbox of start and end events ---------------------------------------------------------
+
+_MARKS = {"start": ExecutionModel.start_event_pending, "end": ExecutionModel.end_event_pending}
+
+
+def clear_owed_event(job_id: str, execution_id: str, kind: str, status: str) -> bool:
+    """The ``kind`` ("start" or "end") event, owed with ``status``, was published: clear its
+    mark, and leave the owed-events index when no other event is owed. False when the mark was
+    not (or no longer) that one.
+    """
+    mark = _MARKS[kind]
+    other = _MARKS["end" if kind == "start" else "start"]
+    key_only = ExecutionModel(job_id, execution_id)
+    with conditional_write() as write:
+        key_only.update(
+            actions=[mark.remove(), ExecutionModel.owed_shard.remove(), ExecutionModel.owed_at.remove()],
+            condition=(mark == status) & other.does_not_exist(),
+        )
+    if write.applied:
+        return True
+    with conditional_write() as write:
+        key_only.update(actions=[mark.remove()], condition=mark == status)
+    return write.applied
+
+
+def owed_events(before: float, per_shard: int) -> list[OwedEvent]:
+    """Events owed since before ``before``: at most ``per_shard`` from each shard, one Query each."""
+    found: list[OwedEvent] = []
+    for shard in partitions(OWED_SHARD, legacy=False):
+        for item in ExecutionModel.owing_events.query(shard, ExecutionModel.owed_at < before, limit=per_shard):
+            found.append(
+                OwedEvent(
+                    item.task_id,
+                    item.job_id,
+                    item.execution_id,
+                    item.start_event_pending,
+                    item.end_event_pending,
+                    float(item.owed_at),
+                )
+            )
+    return sorted(found, key=lambda event: event.owed_at)

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -30,18 +31,41 @@ from chalicelib.adapters.client_config import (
     MAX_POOL_CONNECTIONS,
     READ_TIMEOUT_SECONDS,
 )
+from chalicelib.domain.shards import partition_values, shard_value
 from chalicelib.settings import get_settings
 
 # Value of TaskModel.listing: every task sits in one partition of the listing index.
 TASK_LISTING = "task"
-# Partition value of the sparse due / awaiting-dispatch indexes.
+# Partition value of the sparse due index.
 DUE_SHARD = "due"
+# Partition prefixes of the sparse execution indexes (awaiting dispatch, held by a runner, owing
+# an event): each item takes ``<prefix>#<n>`` (chalicelib.domain.shards); the bare prefix is the
+# value of items written before sharding, still read.
 AWAITING_SHARD = "awaiting"
 # Partition of the awaiting-dispatch index for ``scheduled`` executions (made ahead of their
 # instants), so the reconciler finds the overdue ones among them without reading the others.
 SCHEDULED_SHARD = "scheduled"
-# Partition value of the sparse index of executions a runner holds (pulling or running).
 ACTIVE_SHARD = "active"
+OWED_SHARD = "owed"
+
+
+def awaiting_shard(execution_id: str) -> str:
+    return shard_value(AWAITING_SHARD, execution_id, get_settings().index_shards)
+
+
+def active_shard(execution_id: str) -> str:
+    return shard_value(ACTIVE_SHARD, execution_id, get_settings().index_shards)
+
+
+def owed_shard(execution_id: str) -> str:
+    return shard_value(OWED_SHARD, execution_id, get_settings().index_shards)
+
+
+def partitions(prefix: str, legacy: bool = True) -> list[str]:
+    """Every partition value of a sharded index (with ``legacy``, the unsharded one too)."""
+    return partition_values(prefix, get_settings().index_shards, legacy)
+
+
 # Value of HostModel.farm: every host sits in one partition of the farm index.
 FARM = "farm"
 
@@ -195,8 +219,8 @@ class ExecutionsByHeartbeat(GlobalSecondaryIndex["ExecutionModel"]):
     """Executions a runner holds (pulling or running), by the runner's last heartbeat on them.
 
     Sparse: a claim adds the attributes and the end of the run removes ``active_shard``, so the
-    reconciler finds the executions of a runner that went silent with one Query, and a
-    restarted runner finds its own (``host`` is projected for that filter).
+    reconciler finds the executions of a runner that went silent with one Query per shard, and
+    a restarted runner finds its own (``host`` is projected for that filter).
     """
 
     class Meta:
@@ -205,6 +229,22 @@ class ExecutionsByHeartbeat(GlobalSecondaryIndex["ExecutionModel"]):
 
     active_shard = UnicodeAttribute(hash_key=True)
     heartbeat_at = NumberAttribute(range_key=True)
+
+
+class ExecutionsOwingEvents(GlobalSecondaryIndex["ExecutionModel"]):
+    """Executions whose ``started`` or ``finished`` event is owed (the transactional outbox).
+
+    Sparse: the write that stores a start or an end sets ``owed_shard``/``owed_at`` with the
+    event's mark, and clearing the last mark after the publish removes them, so the dispatcher's
+    tick reads only the events whose publish failed or whose publisher died.
+    """
+
+    class Meta:
+        index_name = "owed-events"
+        projection = IncludeProjection(["task_id", "start_event_pending", "end_event_pending"])
+
+    owed_shard = UnicodeAttribute(hash_key=True)
+    owed_at = NumberAttribute(range_key=True)
 
 
 class ExecutionModel(_SharedConnectionModel):
@@ -246,19 +286,28 @@ class ExecutionModel(_SharedConnectionModel):
     # A run-now's {"env": {...}, "command": "..."} over the job's definition (domain/overrides.py).
     overrides = JSONAttribute(null=True)
     stop_requested = BooleanAttribute(default=False)
-    # The ``started`` event was published (set only for jobs that want it): a runner re-attached
-    # after a restart publishes it when the runner that started the container could not.
-    start_published = BooleanAttribute(null=True)
+    # The outbox: an event owed, set by the write that stores the start (``running``) or the end
+    # (the final status) and cleared once the event is published (services/events.py).
+    start_event_pending = UnicodeAttribute(null=True)
+    end_event_pending = UnicodeAttribute(null=True)
+    owed_shard = UnicodeAttribute(null=True)
+    owed_at = NumberAttribute(null=True)
     awaiting_shard = UnicodeAttribute(null=True)
     dispatch_at = NumberAttribute(null=True)
     # Set while a runner holds the execution; heartbeat_at is its last sign of life (epoch s).
     active_shard = UnicodeAttribute(null=True)
     heartbeat_at = NumberAttribute(null=True)
+    # Incremented by every heartbeat: with heartbeat_at, the token a reaper watches for change.
+    beats = NumberAttribute(null=True)
+    # What each reaper last saw: {reaper id: {"token": beat token, "since": the reaper's own
+    # epoch seconds when it first saw that token}} (services/liveness.py).
+    watches = MapAttribute(null=True)
     # One map per webhook POST or e-mail attempt (chalicelib.services.notifications), appended in place.
     dispatches = ListAttribute(null=True)
 
     awaiting_dispatch = ExecutionsAwaitingDispatch()
     by_heartbeat = ExecutionsByHeartbeat()
+    owing_events = ExecutionsOwingEvents()
 
 
 class CounterModel(_SharedConnectionModel):
@@ -320,8 +369,11 @@ class SlotModel(_SharedConnectionModel):
     slot = UnicodeAttribute(hash_key=True)
     execution_id = UnicodeAttribute()
     host_id = UnicodeAttribute()
-    # Epoch seconds after which the slot is free again (the holder stopped renewing it).
+    # The holder's clock plus the lease: for operators; no decision compares it with a clock.
     lease_until = NumberAttribute()
+    # Grows with every renewal: a taker frees the slot only when it saw this stand still for a
+    # whole lease by its own clock (chalicelib/adapters/slots.py).
+    renewals = NumberAttribute(null=True)
 
 
 class ConnectionsByExecution(GlobalSecondaryIndex["ConnectionModel"]):

@@ -1,6 +1,6 @@
 """The dispatcher's tick: turns due schedules into executions (``schedules.materialize``),
-resends lost messages, and ends the executions of runners that stopped heart-beating
-(``liveness.reap``).
+resends lost messages, publishes the start/end events still owed (``events.republish_owed``,
+the outbox) and ends the executions of runners that stopped heart-beating (``liveness.reap``).
 
 In AWS an EventBridge rule runs ``tick`` every minute; the local stack runs it every second.
 Each tick creates the executions due within the look-ahead window, each sent to SQS delayed to
@@ -15,19 +15,22 @@ from datetime import datetime, timedelta
 from chalicelib.adapters import execution_repository, job_repository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
-from chalicelib.services import liveness
+from chalicelib.services import events, liveness
 from chalicelib.services.executions import send
 from chalicelib.services.schedules import TickReport, materialize
 from chalicelib.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+# The dispatcher's name as a reaper: every dispatcher (Lambdas of one region, one clock) shares it.
+DISPATCHER = "dispatcher"
 # A job whose schedule is this dense is advanced at most this many instants per tick.
 _MAX_INSTANTS_PER_JOB = 10
 
 
 def tick(now: datetime | None = None) -> TickReport:
-    """One pass: create what is due within the look-ahead, then resend what was lost."""
+    """One pass: create what is due within the look-ahead, then resend what was lost, publish
+    what is owed and end what was left by a silent runner."""
     settings = get_settings()
     now = now or utcnow()
     report = TickReport()
@@ -39,7 +42,12 @@ def tick(now: datetime | None = None) -> TickReport:
                 break
             materialize(job, now, report)
     reconcile(now, report)
-    report.given_up = liveness.reap(now)
+    try:
+        events.republish_owed(now)
+    except Exception:
+        # Still owed: the next tick tries again; the reaper below must not wait for it.
+        logger.exception("publishing the owed events failed")
+    report.given_up = liveness.reap(now, reaper=DISPATCHER)
     return report
 
 

@@ -1,13 +1,16 @@
 """Ending a run: the one way an execution gets its final status, from its runner or the reaper.
 
     plan the retry owed (retries.plan_retry)
-      → store the end and create the retry, in one transaction (execution_repository.finish_execution)
+      → store the end, mark its ``finished`` event owed (the outbox) and create the retry, in
+        one transaction (execution_repository.finish_execution)
       → settle (the runner stops heart-beating the run)
-      → publish ``finished`` (events) → send the retry's message (executions.send)
+      → publish ``finished`` and clear its mark (events) → send the retry's message (executions.send)
 
 Whoever ends the run, the order is the same, so webhooks, e-mails and retries never depend on
 which of the two did it. The store's condition (still pulling/running, and with
-``heartbeat_at`` the reaper's guard) makes exactly one of them succeed.
+``heartbeat_at`` the reaper's guard) makes exactly one of them succeed. Should the publish fail
+or its caller die right after the store, the mark stays and the dispatcher's tick publishes it
+(``events.republish_owed``): an end is never left untold.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ def end_run(
     """
     ports = ports or default_ports()
     retry = plan_retry(execution, status, job, spec, now) if job is not None and spec is not None else None
-    stored = ports.finish(execution, {"status": status.value, **values}, retry, heartbeat_at=heartbeat_at)
+    owed = events.end_marks(execution, status.value, spec, now)
+    stored = ports.finish(execution, {"status": status.value, **values, **owed}, retry, heartbeat_at=heartbeat_at)
     settle()
     if not stored:
         return Ended(False)

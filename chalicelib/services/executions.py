@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 
 from chalicelib.adapters import job_queue
-from chalicelib.adapters.models import AWAITING_SHARD, SCHEDULED_SHARD, ExecutionModel
+from chalicelib.adapters.models import SCHEDULED_SHARD, ExecutionModel, awaiting_shard
 from chalicelib.domain.ids import new_execution_id
 from chalicelib.domain.limits import sqs_delay
 from chalicelib.domain.overrides import RunOverrides, apply_overrides
@@ -40,9 +40,10 @@ def new_execution(
     """
     overrides = overrides or RunOverrides()
     spec = apply_overrides(spec, overrides)
+    execution_id = execution_id or new_execution_id()
     return ExecutionModel(
         job_id,
-        execution_id or new_execution_id(),
+        execution_id,
         task_id=task_id,
         status=(ExecutionStatus.SCHEDULED if ahead else ExecutionStatus.ENQUEUED).value,
         image=spec.image,
@@ -53,7 +54,7 @@ def new_execution(
         scheduled_for=scheduled_for,
         retry_of=retry_of,
         overrides=overrides.to_dict(),
-        awaiting_shard=SCHEDULED_SHARD if ahead else AWAITING_SHARD,
+        awaiting_shard=SCHEDULED_SHARD if ahead else awaiting_shard(execution_id),
         dispatch_at=max(now, scheduled_for or now).timestamp(),
     )
 

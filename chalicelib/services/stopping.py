@@ -40,6 +40,7 @@ def request_stop(execution: ExecutionModel, now: datetime) -> None:
         finished_at=now,
         awaiting_shard=None,
         dispatch_at=None,
+        **events.end_marks(execution, ExecutionStatus.STOPPED.value, None, now),
     ):
         events.execution_ended(execution, ExecutionStatus.STOPPED.value)
         return

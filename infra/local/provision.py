@@ -89,11 +89,34 @@ def create_table_request(spec: TableSpec) -> dict[str, Any]:
     return request
 
 
+def add_missing_indexes(spec: TableSpec, table: dict[str, Any]) -> list[str]:
+    """Create the global indexes ``spec`` declares that the existing ``table`` (its
+    description) lacks: a data folder kept from an older release gains the indexes added
+    since (as a CloudFormation update does in AWS). Answers the names of those created."""
+    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    created: list[str] = []
+    dynamodb = client("dynamodb")
+    for index in spec.global_indexes:
+        if index.name in present:
+            continue
+        keys = [key for key in (index.partition_key, index.sort_key) if key is not None]
+        dynamodb.update_table(
+            TableName=spec.table_name,
+            AttributeDefinitions=[{"AttributeName": key.name, "AttributeType": key.type} for key in keys],
+            GlobalSecondaryIndexUpdates=[{"Create": _index(index)}],
+        )
+        logger.info("added index %s to table %s", index.name, spec.table_name)
+        created.append(index.name)
+    return created
+
+
 def create_table(spec: TableSpec) -> None:
-    """Create the table of ``spec`` unless it exists, then its TTL and point-in-time recovery."""
+    """Create the table of ``spec`` unless it exists (then only add the global indexes it
+    lacks), then its TTL and point-in-time recovery."""
     dynamodb = client("dynamodb")
     try:
-        dynamodb.describe_table(TableName=spec.table_name)
+        table = dynamodb.describe_table(TableName=spec.table_name)["Table"]
+        add_missing_indexes(spec, table)
         return
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceNotFoundException":

@@ -60,8 +60,12 @@ class FakeNotificationQueue:
     published: list[dict[str, Any]] = field(default_factory=list)
     delays: list[int] = field(default_factory=list)
     dead_lettered: list[dict[str, Any]] = field(default_factory=list)
+    # While True every publish fails, as SQS being unreachable does.
+    failing: bool = False
 
     def publish(self, body: dict[str, Any], delay_seconds: int = 0) -> str:
+        if self.failing:
+            raise ConnectionError("SQS is unreachable")
         self.published.append(json.loads(json.dumps(body)))
         self.delays.append(delay_seconds)
         return f"notification-{len(self.published)}"

@@ -19,17 +19,17 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
 from chalicelib.adapters import counters
-from chalicelib.adapters.execution_repository import Claim
+from chalicelib.adapters.execution_repository import Claim, OwedEvent
 from chalicelib.adapters.job_repository import ConcurrentChange, SavedJob
 from chalicelib.adapters.models import (
-    ACTIVE_SHARD,
-    AWAITING_SHARD,
     DUE_SHARD,
     SCHEDULED_SHARD,
     TASK_LISTING,
     ExecutionModel,
     JobModel,
     TaskModel,
+    active_shard,
+    awaiting_shard,
 )
 from chalicelib.domain.clock import ISO_FORMAT, utcnow
 from chalicelib.domain.statuses import ExecutionStatus
@@ -362,7 +362,7 @@ class FakeTables:
             "queue_message_id": message_id,
             "awaiting_shard": None,
             "dispatch_at": None,
-            "active_shard": ACTIVE_SHARD,
+            "active_shard": active_shard(execution_id),
             "heartbeat_at": _epoch(now),
         }
         if self._update_if(execution, values, self._status_in(execution, (ExecutionStatus.ENQUEUED,))):
@@ -373,7 +373,8 @@ class FakeTables:
         return Claim(found, claimed=False)
 
     def promote_scheduled(self, execution: ExecutionModel) -> bool:
-        return self._promote(execution, {"status": ExecutionStatus.ENQUEUED.value, "awaiting_shard": AWAITING_SHARD})
+        waiting = {"status": ExecutionStatus.ENQUEUED.value, "awaiting_shard": awaiting_shard(execution.execution_id)}
+        return self._promote(execution, waiting)
 
     def _promote(self, execution: ExecutionModel, values: dict[str, Any]) -> bool:
         """Only from ``scheduled``; the job counts it and points at it (one transaction)."""
@@ -404,7 +405,7 @@ class FakeTables:
             docker_port=None,
             active_shard=None,
             heartbeat_at=None,
-            awaiting_shard=AWAITING_SHARD,
+            awaiting_shard=awaiting_shard(execution.execution_id),
             dispatch_at=now.timestamp(),
         )
 
@@ -412,7 +413,9 @@ class FakeTables:
         waiting = [
             item
             for item in self.executions.values()
-            if item.awaiting_shard == AWAITING_SHARD and item.dispatch_at is not None and item.dispatch_at < before
+            if item.awaiting_shard not in (None, SCHEDULED_SHARD)
+            and item.dispatch_at is not None
+            and item.dispatch_at < before
         ]
         return [(item.job_id, item.execution_id) for item in sorted(waiting, key=lambda item: item.dispatch_at)]
 
@@ -436,7 +439,7 @@ class FakeTables:
     ) -> bool:
         """Only while pulling/running and, with ``heartbeat_at``, while the last heartbeat is that
         one; the retry is created (and counted on the job) in the same write."""
-        values = {**values, "active_shard": None}
+        values = {**values, "active_shard": None, "watches": None}
         stored = self._execution(execution)
         holds = self._status_in(execution, ACTIVE) and (
             heartbeat_at is None or (stored is not None and stored.heartbeat_at == heartbeat_at)
@@ -456,7 +459,9 @@ class FakeTables:
         _set(execution, values)
         return True
 
-    def record_skipped_tick(self, execution: ExecutionModel, now: datetime, reason: str) -> bool:
+    def record_skipped_tick(
+        self, execution: ExecutionModel, now: datetime, reason: str, extra: dict[str, Any] | None = None
+    ) -> bool:
         stored = self._execution(execution)
         if stored is None or not self._status_in(execution, ACTIVE):
             return False
@@ -465,6 +470,7 @@ class FakeTables:
             "finished_at": now,
             "error": f"skipped: {reason}",
             "active_shard": None,
+            **(extra or {}),
         }
         _set(stored, values)
         job = self.jobs.get((execution.task_id, execution.job_id))
@@ -481,17 +487,29 @@ class FakeTables:
 
     def beat(self, job_id: str, execution_id: str, host: str, now: float | None = None) -> bool:
         key_only = ExecutionModel(job_id, execution_id)
-        return self._update_if(key_only, {"heartbeat_at": _epoch(now)}, self._held_on(key_only, host))
+        stored = self._execution(key_only)
+        beats = int(stored.beats or 0) + 1 if stored is not None else 1
+        return self._update_if(key_only, {"heartbeat_at": _epoch(now), "beats": beats}, self._held_on(key_only, host))
 
-    def silent_executions(self, before: float) -> list[tuple[str, str]]:
-        silent = [item for item in self._held() if float(item.heartbeat_at) < before]
+    def silent_executions(self, before: float | None) -> list[tuple[str, str]]:
+        silent = [item for item in self._held() if before is None or float(item.heartbeat_at) < before]
         return [(item.job_id, item.execution_id) for item in silent]
+
+    def record_watch(self, execution: ExecutionModel, reaper: str, token: str, since: float) -> bool:
+        stored = self._execution(execution)
+        if stored is None or not self._status_in(execution, ACTIVE) or stored.heartbeat_at != execution.heartbeat_at:
+            return False
+        current: Any = stored.watches
+        watches = current.as_dict() if current is not None else {}
+        watches[reaper] = {"token": token, "since": since}
+        stored.watches = watches
+        return True
 
     def held_by(self, host: str) -> list[tuple[str, str]]:
         return [(item.job_id, item.execution_id) for item in self._held() if item.host == host]
 
     def _held(self) -> list[ExecutionModel]:
-        held = [item for item in self.executions.values() if item.active_shard == ACTIVE_SHARD]
+        held = [item for item in self.executions.values() if item.active_shard is not None]
         return sorted(held, key=lambda item: float(item.heartbeat_at or 0))
 
     def hand_back(self, execution: ExecutionModel, host: str, now: datetime) -> bool:
@@ -502,7 +520,8 @@ class FakeTables:
             "container_id": None,
             "started_at": None,
             "active_shard": None,
-            "awaiting_shard": AWAITING_SHARD,
+            "watches": None,
+            "awaiting_shard": awaiting_shard(execution.execution_id),
             "dispatch_at": now.timestamp(),
         }
         return self._update_if(execution, values, self._held_on(execution, host))
@@ -516,6 +535,37 @@ class FakeTables:
         entry = {key: value for key, value in record.items() if value is not None}
         stored.dispatches = [*(stored.dispatches or []), copy.deepcopy(entry)]
         return True
+
+    # -- execution_repository: the outbox ---------------------------------------------------------
+
+    def clear_owed_event(self, job_id: str, execution_id: str, kind: str, status: str) -> bool:
+        stored = self.executions.get((job_id, execution_id))
+        mark, other = ("start_event_pending", "end_event_pending")[:: 1 if kind == "start" else -1]
+        if stored is None or getattr(stored, mark) != status:
+            return False
+        setattr(stored, mark, None)
+        if getattr(stored, other) is None:
+            stored.owed_shard = stored.owed_at = None
+        return True
+
+    def owed_events(self, before: float, per_shard: int) -> list[OwedEvent]:
+        by_shard: dict[str, list[ExecutionModel]] = {}
+        for item in self.executions.values():
+            if item.owed_shard is not None and item.owed_at is not None and item.owed_at < before:
+                by_shard.setdefault(item.owed_shard, []).append(item)
+        found = [
+            OwedEvent(
+                item.task_id,
+                item.job_id,
+                item.execution_id,
+                item.start_event_pending,
+                item.end_event_pending,
+                float(item.owed_at),
+            )
+            for items in by_shard.values()
+            for item in sorted(items, key=lambda item: float(item.owed_at))[:per_shard]
+        ]
+        return sorted(found, key=lambda event: event.owed_at)
 
 
 def _epoch(now: float | None) -> float:

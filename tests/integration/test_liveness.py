@@ -1,8 +1,8 @@
 """Heartbeats, the reconciler of silent runners and hand-backs, on the local emulator.
 
 These drive ``chalicelib.services.liveness`` and the store directly on executions that were never sent
-to SQS, so the session runner does not see them. Heartbeats are dated in the past (never
-``reap`` with a clock in the future: it would end the session runner's live executions).
+to SQS, so the session runner does not see them. Heartbeats are dated in the past; each test
+reaps as a reaper of its own name, without sweeps, so it looks only at its own silent runs.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 import websockets
@@ -43,10 +44,17 @@ def _claimed(task_id: str, host: str, silent_for: float = 0.0, **job: object) ->
     return job_id, execution.execution_id
 
 
+def _reaper() -> str:
+    return f"test-reaper-{uuid.uuid4().hex[:6]}"
+
+
 def _reap(job_id: str, execution_id: str) -> ExecutionModel:
-    """``reap()``, tolerating that the stack's own reapers (its runner between beats, its
-    dispatcher tick) ended the execution first: either way it must end, once, for silence."""
-    ended = liveness.reap()
+    """Two looks of one reaper, a stale period apart by its own clock (the first dated back, so
+    the test need not wait), tolerating that the stack's own reapers (its runner between beats,
+    its dispatcher tick) ended the execution first: either way it must end, once, for silence."""
+    reaper = _reaper()
+    first_look = utcnow() - timedelta(seconds=get_settings().execution_stale_seconds + 1)
+    ended = liveness.reap(first_look, reaper=reaper, sweep=False) + liveness.reap(reaper=reaper, sweep=False)
     stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
     assert stored is not None
     assert execution_id in ended or (
@@ -56,7 +64,8 @@ def _reap(job_id: str, execution_id: str) -> ExecutionModel:
 
 
 def _stale() -> float:
-    return get_settings().execution_stale_seconds + 5.0
+    """Silent long enough to be a candidate even for a look dated a stale period back."""
+    return 2 * get_settings().execution_stale_seconds + 5.0
 
 
 def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(stack: StackProcess, task_id: str) -> None:
@@ -68,7 +77,7 @@ def test_a_silent_runners_execution_is_failed_with_a_clear_error_and_retried(sta
     assert execution is not None and execution.status == "failed"
     assert f"runner {host} stopped heart-beating" in (execution.error or "")
     assert execution.active_shard is None and execution.finished_at is not None
-    assert (job_id, execution_id) not in execution_repository.silent_executions(utcnow().timestamp())
+    assert (job_id, execution_id) not in execution_repository.silent_executions(None)
     retries = [e for e in execution_repository.unfinished_executions(task_id, job_id) if e.retry_of == execution_id]
     assert len(retries) == 1 and retries[0].attempt == 1
     # The late runner can neither beat nor end the run the reconciler ended.
@@ -105,14 +114,14 @@ def test_a_runner_that_beats_again_keeps_its_run(stack: StackProcess, task_id: s
 
     assert given_up is False
     assert execution_repository.get_execution(job_id, execution_id, consistent=True).status == "pulling"
-    assert execution_id not in liveness.reap()
+    assert execution_id not in liveness.reap(reaper=_reaper(), sweep=False)
 
 
 def test_a_recent_heartbeat_is_left_alone(stack: StackProcess, task_id: str) -> None:
     host = f"alive-{uuid.uuid4().hex[:6]}"
     job_id, execution_id = _claimed(task_id, host)
 
-    assert execution_id not in liveness.reap()
+    assert execution_id not in liveness.reap(reaper=_reaper(), sweep=False)
     assert execution_repository.get_execution(job_id, execution_id, consistent=True).status == "pulling"
     assert (job_id, execution_id) in execution_repository.held_by(host)
     assert (job_id, execution_id) not in execution_repository.held_by(host + "-other")
@@ -213,3 +222,42 @@ def test_viewers_of_a_reaped_execution_get_its_end_and_are_closed(
 
     assert messages == [{"done": True, "status": "failed", "exitCode": None}]
     assert close_reason == "done"
+
+
+def test_a_reaper_with_a_clock_ten_minutes_fast_does_not_end_a_run_it_sees_for_the_first_time(
+    stack: StackProcess, task_id: str
+) -> None:
+    """Its heartbeat looks ten minutes old to that reaper, which records what it saw and waits.
+
+    (One look only: a second look dated later without the real time passing would stand for a
+    silence that never was, for the session runner's live runs too.)"""
+    job_id, execution_id = _claimed(task_id, f"healthy-{uuid.uuid4().hex[:6]}")
+    reaper = _reaper()
+
+    assert execution_id not in liveness.reap(utcnow() + timedelta(minutes=10), reaper=reaper, sweep=False)
+
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    assert stored is not None and stored.status == "pulling"
+    assert liveness.watch_of(stored, reaper) == {
+        "token": liveness.beat_token(stored),
+        "since": pytest.approx((utcnow() + timedelta(minutes=10)).timestamp(), abs=30),
+    }
+
+
+def test_each_reapers_watch_is_kept_beside_the_others(stack: StackProcess, task_id: str) -> None:
+    job_id, execution_id = _claimed(task_id, f"watched-{uuid.uuid4().hex[:6]}", silent_for=_stale())
+    execution = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    assert execution is not None
+    token = liveness.beat_token(execution)
+
+    assert execution_repository.record_watch(execution, "reaper-a", token, 100.0)
+    assert execution_repository.record_watch(execution, "reaper-b:2375", token, 200.0)
+    assert execution_repository.record_watch(execution, "reaper-a", token, 300.0)
+
+    stored = execution_repository.get_execution(job_id, execution_id, consistent=True)
+    assert stored is not None
+    assert liveness.watch_of(stored, "reaper-a") == {"token": token, "since": 300.0}
+    assert liveness.watch_of(stored, "reaper-b:2375") == {"token": token, "since": 200.0}
+    # A watch names the beat it was made on: after a new beat, an old read records nothing.
+    assert execution_repository.beat(job_id, execution_id, stored.host or "")
+    assert not execution_repository.record_watch(execution, "reaper-c", token, 400.0)

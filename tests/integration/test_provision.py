@@ -7,6 +7,8 @@ the CloudFormation template declares them.
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.settings import get_settings
 from infra.local.harness import StackProcess
-from infra.local.provision import create_table_request
+from infra.local.provision import create_table, create_table_request
 from infra.tables import TableSpec, table_specs
 
 SPECS = table_specs(ALL_MODELS, get_settings())
@@ -56,3 +58,24 @@ def test_every_model_has_a_table_and_a_ttl_where_it_declares_one() -> None:
         "DeliveryIdempotencyModel",
         "IdempotencyModel",
     }
+
+
+def test_a_table_kept_from_an_older_release_gains_the_indexes_added_since(stack: StackProcess) -> None:
+    """A data folder made before the owed-events index existed: provisioning again adds it."""
+    [spec] = [spec for spec in SPECS if spec.model_name == "ExecutionModel"]
+    older = dataclasses.replace(
+        spec,
+        table_name=f"{spec.table_name}-older-{uuid.uuid4().hex[:6]}",
+        global_indexes=tuple(index for index in spec.global_indexes if index.name != "owed-events"),
+    )
+    dynamodb = client("dynamodb")
+    create_table(older)
+    try:
+        create_table(dataclasses.replace(spec, table_name=older.table_name))
+
+        table = dynamodb.describe_table(TableName=older.table_name)["Table"]
+        assert _indexes(table, "GlobalSecondaryIndexes") == _indexes(
+            create_table_request(spec), "GlobalSecondaryIndexes"
+        )
+    finally:
+        dynamodb.delete_table(TableName=older.table_name)

@@ -39,12 +39,34 @@ def test_an_expired_lease_frees_the_slot_of_a_dead_runner(stack: StackProcess) -
     prefix = _prefix()
     held = slots.acquire(prefix, 1, "dead", "gone:1", NOW, 60)
 
-    assert slots.acquire(prefix, 1, "e2", "h:1", NOW + 59, 60) is None
+    # The taker frees it once it saw the lease stand still for a whole lease by its own clock.
+    assert slots.acquire(prefix, 1, "e2", "h:1", NOW + 1, 60) is None
+    assert slots.acquire(prefix, 1, "e2", "h:1", NOW + 60, 60) is None
     assert slots.acquire(prefix, 1, "e2", "h:1", NOW + 61, 60) == held
     # The dead runner, back, can neither renew nor release what it lost.
     assert slots.renew(held, "dead", NOW + 200) is False
     slots.release(held, "dead")
     assert slots.acquire(prefix, 1, "e3", "h:1", NOW + 62, 60) is None
+
+
+def test_a_dead_holder_whose_clock_ran_ahead_still_frees_its_slot(stack: StackProcess) -> None:
+    prefix = _prefix()
+    # Its lease_until is ten minutes past the taker's clock: compared with it, never expired.
+    held = slots.acquire(prefix, 1, "dead", "fast:1", NOW + 600, 60)
+
+    assert slots.acquire(prefix, 1, "e2", "h:1", NOW, 60) is None
+    assert slots.acquire(prefix, 1, "e2", "h:1", NOW + 61, 60) == held
+
+
+def test_a_taker_whose_clock_runs_ahead_steals_no_renewed_slot(stack: StackProcess) -> None:
+    prefix = _prefix()
+    held = slots.acquire(prefix, 1, "e1", "h:1", NOW, 60)
+    assert held is not None
+    fast = NOW + 600  # the taker's clock, ten minutes ahead of the holder's
+
+    for step in range(4):
+        assert slots.acquire(prefix, 1, "e2", "other:1", fast + 61 * step, 60) is None
+        assert slots.renew(held, "e1", NOW + 60 + 30 * step)
 
 
 def test_renewing_keeps_the_slot_past_its_first_lease(stack: StackProcess) -> None:

@@ -80,7 +80,7 @@ def test_the_paths_are_built_from_the_routes_given():
     assert operation["responses"]["200"]["description"] == "A thing"
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert answer == {"$ref": "#/components/schemas/_Thing"}
-    assert set(operation["responses"]) == {"200", "400", "401", "404", "409"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "409"}
     assert spec["components"]["schemas"]["_Thing"]["properties"] == {
         "name": {"type": "string"},
         "size": {"type": "integer", "nullable": True},

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.adapters.models import AWAITING_SHARD, DUE_SHARD
+from chalicelib.adapters.models import DUE_SHARD, awaiting_shard
 from chalicelib.domain.ids import derived_execution_id
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.urls import Urls
@@ -88,7 +88,7 @@ def test_a_late_one_is_made_enqueued_by_the_reconciler_only_past_its_grace(fakes
 
     assert late.promoted == [ahead_id] and late.resent == []
     stored = fakes.tables.stored(JOB, ahead_id)
-    assert (stored.status, stored.awaiting_shard) == ("enqueued", AWAITING_SHARD)
+    assert (stored.status, stored.awaiting_shard) == ("enqueued", awaiting_shard(ahead_id))
     job = queries.job_details(TASK, JOB, 1, URLS)["job"]
     assert job["executionCount"] == 2 and job["executions"][0]["status"] == "enqueued"
     # Once promoted it is an ordinary waiting run: resent when its message counts as lost.
