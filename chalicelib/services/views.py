@@ -11,7 +11,9 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.clock import to_iso
+from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.pagination import Page, Paging
+from chalicelib.domain.pools import pool_for_task, sandbox_of
 from chalicelib.domain.redaction import redact_envs, redact_webhooks
 from chalicelib.domain.shapes import IsoTime, Keywords
 from chalicelib.domain.statuses import ExecutionStatus
@@ -100,6 +102,8 @@ class Execution(TypedDict):
     requestIP: str | None
     scheduledFor: IsoTime
     retryOf: str | None
+    # The sandbox its container ran in (limits and options), once it started.
+    sandbox: dict[str, Any] | None
     startedAt: IsoTime
     status: Annotated[str, Keywords(enum=[status.value for status in ExecutionStatus])]
     url: str
@@ -118,6 +122,9 @@ class JobMetadata(TypedDict):
     retries: int
     retryBackoff: dict[str, float] | None
     retry_count: int
+    # What the job asked for, and the sandbox its containers get in its pool now.
+    resources: dict[str, Any] | None
+    sandbox: dict[str, Any] | None
     startAt: int | None
     startIn: str | None
     startingDeadlineSeconds: int | None
@@ -269,6 +276,7 @@ def execution(item: ExecutionModel, urls: Urls) -> Execution:
         "requestIP": item.request_ip,
         "scheduledFor": to_iso(item.scheduled_for),
         "retryOf": item.retry_of,
+        "sandbox": item.sandbox,
         "startedAt": to_iso(item.started_at),
         "status": item.status,
         "url": urls.execution(item.task_id, item.job_id, item.execution_id),
@@ -305,6 +313,8 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMeta
         "retries": spec.get("retries", 0),
         "retryBackoff": spec.get("retryBackoff"),
         "retry_count": int(job.retry_count or 0),
+        "resources": spec.get("resources"),
+        "sandbox": job_sandbox(job.task_id, spec.get("resources")),
         "startAt": spec.get("startAt"),
         "startIn": spec.get("startIn"),
         "startingDeadlineSeconds": spec.get("startingDeadlineSeconds"),
@@ -312,6 +322,19 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMeta
         "timezone": spec.get("timezone"),
         "webhooks": redact_webhooks(spec.get("webhooks") or {}, words),
     }
+
+
+def job_sandbox(task_id: str, resources: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The sandbox the job's next container gets in its pool (None: no pool takes the task, or
+    the pool's ceiling no longer allows what the job asks)."""
+    settings = get_settings()
+    pool = pool_for_task(task_id, settings)
+    if pool is None:
+        return None
+    try:
+        return sandbox_of(pool, settings).apply(resources).view()
+    except ValidationError:
+        return None
 
 
 def job_details(job: JobModel, executions: list[ExecutionModel], page: Page, urls: Urls) -> JobDetails:

@@ -450,6 +450,18 @@ class SlipwayStack(Stack):
         if self.websocket_api is not None:
             # The runner posts log batches to the viewers and closes them at the end.
             self._grant(role, WEBSOCKET_ACTIONS, [self._ws_connections_arn()])
+        registry_secrets = self._registry_secret_arns()
+        if registry_secrets:
+            # Private registries' credentials, read at pull time (runner/registry_auth.py).
+            self._grant(role, ("secretsmanager:GetSecretValue",), registry_secrets)
+
+    def _registry_secret_arns(self) -> list[str]:
+        """The secrets of ``registry_secrets``: an ARN as given, a name as the ARNs it may have
+        (Secrets Manager adds a random suffix to a secret's name)."""
+        raw = self.settings.registry_secrets.strip()
+        secrets = json.loads(raw).values() if raw else []
+        prefix = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+        return [secret if secret.startswith("arn:") else f"{prefix}{secret}-??????" for secret in secrets]
 
     # -- the front door --------------------------------------------------------------------
 

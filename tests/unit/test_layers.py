@@ -64,6 +64,8 @@ RUNNER_ADAPTER_PORTS: dict[str, set[str] | None] = {
     "chalicelib.adapters.slots": None,
     "chalicelib.adapters.ws_api": {"send", "close", "ConnectionGone"},
     "chalicelib.adapters.connections": {"viewers"},
+    # Private registries' credentials, read at pull time (runner/registry_auth.py).
+    "chalicelib.adapters.registry_secrets": {"read_secret", "read_file"},
     "chalicelib.adapters.models": {"ExecutionModel", "JobModel"},
     # The execution's own state changes while the runner holds it; shrinks as services take them.
     "chalicelib.adapters.execution_repository": {
