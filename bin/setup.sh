@@ -7,6 +7,7 @@
 #  - chromium and chromium-driver, for the page tests
 #  - tmux, for the test that types Ctrl-C into `slipway run -f` (tests/cli)
 #  - the local test images (built from Debian's busybox-static: no registry is needed)
+#  - Debian's docker-registry and apache2-utils (htpasswd), for the private-registry tests
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="$ROOT/.local"
@@ -93,6 +94,14 @@ ensure_tmux() {
   fi
 }
 
+ensure_registry_tools() {
+  # A local registry with htpasswd auth (tests/integration/test_registries.py); not started here.
+  if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+    log "installing docker-registry and apache2-utils"
+    apt_install docker-registry apache2-utils
+  fi
+}
+
 ensure_test_images() {
   "$ROOT/bin/build-test-images"
 }
@@ -103,5 +112,6 @@ ensure_emulator_venv
 ensure_docker
 [ "${SLIPWAY_SKIP_CHROMIUM:-}" = 1 ] || ensure_chromium
 ensure_tmux
+ensure_registry_tools
 ensure_test_images
 export PATH="$ROOT/.venv/bin:$PATH"

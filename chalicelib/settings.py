@@ -23,6 +23,7 @@ from chalicelib.domain.credentials import (
     parse_basic_users,
 )
 from chalicelib.domain.pools import Pool, parse_pools
+from chalicelib.domain.sandbox import Limits, Sandbox, check_sandbox, parse_cpus, parse_memory, parse_pids
 from chalicelib.domain.webhook_targets import Networks, parse_networks
 
 ENV_PREFIX = "SLIPWAY_"
@@ -147,6 +148,50 @@ class Settings:
     # "runners"}: a task runs in the first pool whose ``match`` (a regular expression matched at
     # the start of the task id; empty matches all) fits. Empty: one pool, "default", for all.
     pools: str = ""
+    # The container sandbox (chalicelib/domain/sandbox.py) every pool starts from; a pool's own
+    # "sandbox" object in ``pools`` overrides any of it. What a job gets unless it asks
+    # (``resources``): memory (256Mi, 1Gi, 512m or bytes), CPUs, processes at once.
+    sandbox_memory: str = "512Mi"
+    sandbox_cpus: float = 1.0
+    sandbox_pids: int = 256
+    # The most a job may ask for with ``resources`` (a pool's maxMemory, maxCpus, maxPids).
+    sandbox_max_memory: str = "2Gi"
+    sandbox_max_cpus: float = 2.0
+    sandbox_max_pids: int = 1024
+    # Linux capabilities kept; every other one is dropped (cap_drop ALL).
+    sandbox_cap_add: tuple[str, ...] = ()
+    # Run containers as this "uid[:gid]" (empty: the image's user).
+    sandbox_user: str = ""
+    # A read-only root file system, with a tmpfs /tmp of sandbox_tmpfs_size.
+    sandbox_read_only: bool = False
+    sandbox_tmpfs_size: str = "64m"
+    # Docker network mode of the containers: "bridge", "none" or a user-defined network.
+    sandbox_network: str = "bridge"
+    # Docker keeps each container's output in json-file logs of at most this size and count, so
+    # a container cannot fill the host's disk. The runner reads the output from that log (it
+    # streams it to S3), so a container that prints faster than the runner reads can lose output
+    # past the cap: keep it well above what jobs print.
+    sandbox_log_max_size: str = "1g"
+    sandbox_log_max_files: int = 2
+    # While a container runs, the runner looks this often (seconds; 0: never) whether it sits at
+    # its pids limit; found there twice in a row, it is killed as a fork bomb and its run fails.
+    sandbox_pids_watch_seconds: float = 5.0
+    # Can a job container reach the cloud's instance metadata endpoint? The runner checks with a
+    # probe container at start-up: "refuse" (take no work when it can), "warn", or "off";
+    # "auto" is "refuse" against AWS and "warn" against a local AWS (AWS_ENDPOINT_URL set).
+    # infra/host/block-metadata.sh installs the host rule that blocks it.
+    metadata_probe: str = "auto"
+    # The probe's image (it runs ``wget``) and the address probed.
+    metadata_probe_image: str = "busybox:latest"
+    metadata_address: str = "169.254.169.254"
+    metadata_probe_timeout_seconds: int = 2
+    # Private registries' credentials, never in a job body: a JSON object of registry →
+    # Secrets Manager secret (ARN or name) whose value is {"username": …, "password": …}…
+    registry_secrets: str = ""
+    # … or (locally) a JSON file of registry → {"username": …, "password": …}.
+    registry_credentials_file: str = ""
+    # How long the runner keeps credentials it read before reading them again (seconds).
+    registry_credentials_ttl_seconds: int = 300
     # The pool this runner serves (it polls that pool's queue only).
     runner_pool: str = "default"
     # TCP port of this runner's Docker endpoint in its host id ("name:port"); 0 = the endpoint's
@@ -355,11 +400,42 @@ class Settings:
             raise ValueError(f"SLIPWAY_INDEX_SHARDS must be at least 1, not {self.index_shards}")
         if self.reap_candidate_factor <= 0:
             raise ValueError(f"SLIPWAY_REAP_CANDIDATE_FACTOR must be above 0, not {self.reap_candidate_factor}")
+        if self.metadata_probe not in ("auto", "refuse", "warn", "off"):
+            raise ValueError(f"SLIPWAY_METADATA_PROBE must be auto, refuse, warn or off, not {self.metadata_probe!r}")
+
+    @cached_property
+    def sandbox_base(self) -> Sandbox:
+        """The ``sandbox_*`` settings: the sandbox every pool starts from."""
+        try:
+            return check_sandbox(
+                Sandbox(
+                    defaults=Limits(
+                        parse_memory(self.sandbox_memory, "SLIPWAY_SANDBOX_MEMORY"),
+                        parse_cpus(self.sandbox_cpus, "SLIPWAY_SANDBOX_CPUS"),
+                        parse_pids(self.sandbox_pids, "SLIPWAY_SANDBOX_PIDS"),
+                    ),
+                    ceiling=Limits(
+                        parse_memory(self.sandbox_max_memory, "SLIPWAY_SANDBOX_MAX_MEMORY"),
+                        parse_cpus(self.sandbox_max_cpus, "SLIPWAY_SANDBOX_MAX_CPUS"),
+                        parse_pids(self.sandbox_max_pids, "SLIPWAY_SANDBOX_MAX_PIDS"),
+                    ),
+                    cap_add=tuple(name.upper() for name in self.sandbox_cap_add),
+                    user=self.sandbox_user,
+                    read_only=self.sandbox_read_only,
+                    tmpfs_size=self.sandbox_tmpfs_size,
+                    network=self.sandbox_network,
+                    log_max_size=self.sandbox_log_max_size,
+                    log_max_files=self.sandbox_log_max_files,
+                ),
+                "SLIPWAY_SANDBOX_*",
+            )
+        except ValueError as exc:
+            raise ValueError(f"sandbox settings: {exc}") from exc
 
     @cached_property
     def pool_list(self) -> tuple[Pool, ...]:
         """``pools`` parsed: the declared pools, or the one catch-all default pool."""
-        return parse_pools(self.pools)
+        return parse_pools(self.pools, self.sandbox_base)
 
     @cached_property
     def blocked_networks(self) -> Networks:
@@ -418,6 +494,8 @@ class Settings:
                 values[f.name] = int(raw)
             elif f.type == "float":
                 values[f.name] = float(raw)
+            elif f.type == "bool":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif f.type == "tuple[str, ...]":
                 values[f.name] = _split_kept(raw) if f.name in _CASE_KEPT else _split_words(raw)
             else:

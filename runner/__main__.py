@@ -17,7 +17,11 @@ from types import FrameType
 
 from chalicelib.logs_setup import configure
 from chalicelib.settings import get_settings
+from runner.metadata_probe import MetadataReachable
 from runner.worker import Runner
+
+# The exit status of a runner that refuses to take work (the systemd unit does not restart it).
+EXIT_REFUSED = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +62,10 @@ def run_runner() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runner.work()
+    try:
+        runner.work()
+    except MetadataReachable:
+        return EXIT_REFUSED
     return 0 if signals["count"] < 2 else 1
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlparse
@@ -11,9 +11,15 @@ from urllib.parse import urlparse
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import LogConfig
 
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.image_refs import parse_image
+from chalicelib.domain.registries import canonical_registry
+from chalicelib.domain.sandbox import AppliedSandbox
+
+# A registry's credentials for a pull ({"username": …, "password": …}), or None: pull anonymously.
+RegistryAuth = Callable[[str], dict[str, str] | None]
 
 _NOT_FOUND = re.compile(r"executable file not found|no such file or directory", re.IGNORECASE)
 _NOT_EXECUTABLE = re.compile(r"permission denied", re.IGNORECASE)
@@ -47,6 +53,43 @@ class ContainerSpec:
     env: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     name: str | None = None
+    # Limits and options of the container (None: Docker's defaults, unconfined).
+    sandbox: AppliedSandbox | None = None
+    # The network of a container without a sandbox (a sandbox names its own); None: Docker's default.
+    network: str | None = None
+
+
+@dataclass(frozen=True)
+class ExitState:
+    """How a container ended, beyond its exit code."""
+
+    exit_code: int
+    oom_killed: bool
+
+
+def host_config_options(sandbox: AppliedSandbox | None, network: str | None = None) -> dict[str, object]:
+    """The ``create_host_config`` arguments of a sandbox (without one: only ``network``, if any)."""
+    if sandbox is None:
+        return {"network_mode": network} if network else {}
+    box, limits = sandbox.sandbox, sandbox.limits
+    options: dict[str, object] = {
+        "mem_limit": limits.memory_bytes,
+        # The same as the memory: no swap on top of it, so the limit is what the job gets.
+        "memswap_limit": limits.memory_bytes,
+        "nano_cpus": limits.nano_cpus,
+        "pids_limit": limits.pids,
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+        "cap_add": list(box.cap_add) or None,
+        "read_only": box.read_only,
+        "network_mode": box.network,
+        "log_config": LogConfig(
+            type=LogConfig.types.JSON, config={"max-size": box.log_max_size, "max-file": str(box.log_max_files)}
+        ),
+    }
+    if box.read_only:
+        options["tmpfs"] = {"/tmp": f"rw,nosuid,nodev,size={box.tmpfs_size}"}
+    return options
 
 
 # Client errors that are not the job's: a container gone or in use (409) is about the host's
@@ -84,6 +127,8 @@ class DockerEngine:
     def __init__(self, client: docker.DockerClient | None = None, timeout: int = 60) -> None:
         self._client = client or _client_from_env(timeout)
         self._api = self._client.api
+        # Credentials of private registries, asked for at pull time (runner/registry_auth.py).
+        self.registry_auth: RegistryAuth = lambda registry: None
 
     @property
     def port(self) -> int | None:
@@ -102,7 +147,11 @@ class DockerEngine:
         except ValidationError as exc:
             raise EngineError(exc.message, host_fault=False) from exc
         try:
-            self._client.images.pull(reference.name, tag=reference.pull_tag)
+            auth = self.registry_auth(canonical_registry(reference.domain))
+        except Exception as exc:
+            raise EngineError(f"could not read the credentials of {reference.domain or 'docker.io'}: {exc}") from exc
+        try:
+            self._client.images.pull(reference.name, tag=reference.pull_tag, auth_config=auth)
         except (DockerException, requests.RequestException) as exc:
             # A registry's refusal (no such image, no access) is the job's fault, not the host's.
             raise EngineError(
@@ -131,9 +180,46 @@ class DockerEngine:
             labels=spec.labels,
             name=spec.name,
             detach=True,
-            host_config=self._api.create_host_config(),
+            user=(spec.sandbox.sandbox.user or None) if spec.sandbox is not None else None,
+            host_config=self._api.create_host_config(**host_config_options(spec.sandbox, spec.network)),
         )
         return container["Id"]
+
+    def exit_state(self, container_id: str) -> ExitState:
+        """How the container ended: its exit code and whether the kernel killed it for memory."""
+        try:
+            state = self._api.inspect_container(container_id)["State"]
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"could not inspect the container: {_reason(exc)}") from exc
+        return ExitState(int(state.get("ExitCode") or 0), bool(state.get("OOMKilled")))
+
+    def processes(self, container_id: str) -> tuple[int, int | None] | None:
+        """The processes the running container has and its pids limit (None: not known)."""
+        try:
+            stats = self._api.stats(container_id, stream=False, one_shot=True)
+        except (DockerException, requests.RequestException):
+            return None
+        pids = stats.get("pids_stats") or {}
+        if "current" not in pids:
+            return None
+        limit = pids.get("limit")
+        return int(pids["current"]), None if limit in (None, 0) or limit > 2**62 else int(limit)
+
+    def run_to_end(self, spec: ContainerSpec, timeout: float) -> tuple[int | None, str]:
+        """Run a short-lived container (a probe) to its end: its exit code (None: still running
+        after ``timeout`` s, then killed) and its output; it is removed whatever happens."""
+        container_id = self.create(spec)
+        try:
+            self.start(container_id)
+            exit_code = self.wait(container_id, timeout)
+            if exit_code is None:
+                self.kill(container_id)
+            raw = self._api.logs(container_id, stdout=True, stderr=True)
+            return exit_code, raw.decode("utf-8", "replace")
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"the probe container failed: {_reason(exc)}") from exc
+        finally:
+            self.remove(container_id)
 
     def start(self, container_id: str) -> None:
         try:

@@ -32,6 +32,7 @@ from chalicelib.domain.backoff import Backoff
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec
+from chalicelib.domain.sandbox import AppliedSandbox
 from chalicelib.domain.scheduling import Overlap, overlap_decision
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services import events, liveness
@@ -44,6 +45,7 @@ from runner.farm import Admission
 from runner.output import StreamCapture, combined_output, needs_combined_object
 from runner.run_state import RunState, RunStateMachine
 from runner.secret_refs import container_env
+from runner.sandboxing import out_of_memory, sandbox_for, wait_watching
 from runner.stand_ins import (
     NO_FARM,
     NO_GATE,
@@ -120,6 +122,8 @@ class ExecutionRun:
         self.execution: ExecutionModel | None = None
         self.job: JobModel | None = None
         self.spec: JobSpec | None = None
+        # The sandbox its container runs in (runner/sandboxing.py); None for a re-attached run.
+        self.applied_sandbox: AppliedSandbox | None = None
         # Where the run is (runner/run_state.py): its steps, and the stop, hand-back or abandon
         # that other threads interrupt it with.
         self._state = RunStateMachine()
@@ -409,12 +413,14 @@ class ExecutionRun:
     def _run_container(self, execution: ExecutionModel, spec: JobSpec) -> None:
         if self._state.handing_back:
             return
+        self.applied_sandbox = sandbox_for(spec, self.settings)
         container_spec = ContainerSpec(
             image=spec.image,
             argv=spec.argv,
             env=container_env(spec.envs, self.settings.visible_env_names),
             labels=labels.for_execution(self.settings, execution),
             name=labels.container_name(self.settings, execution.execution_id),
+            sandbox=self.applied_sandbox,
         )
         self.container_id = self.engine.create(container_spec)
         self._state.move(RunState.CREATED)
@@ -476,6 +482,7 @@ class ExecutionRun:
             started_at=started_at,
             container_id=self.container_id,
             **events.start_marks(execution, spec, started_at),
+            sandbox=self.applied_sandbox.view() if self.applied_sandbox is not None else None,
         )
         events.execution_started(execution, spec)
 
@@ -503,8 +510,11 @@ class ExecutionRun:
             # Counted from the container's real start (earlier than now for a re-attached run).
             left = max(0.5, timeout - (self.clock() - started_at).total_seconds())
             engine_lost = ""
+            sandbox_killed: str | None = None
             try:
-                exit_code = self.engine.wait(self.container_id, left)
+                exit_code, sandbox_killed = wait_watching(
+                    self.engine, self.container_id, left, self.applied_sandbox, self.settings.sandbox_pids_watch_seconds
+                )
             except EngineError as exc:
                 # The Docker Engine went away while the container ran (dockerd crashed, or the
                 # connection to it broke): its end is unknown. The run fails as the host's fault
@@ -529,6 +539,10 @@ class ExecutionRun:
             elif exit_code is None:
                 status, exit_code = ExecutionStatus.TIMEDOUT, 137
                 error = _join(stderr.tail_text(), f"killed after the {timeout} s timeout")
+            elif sandbox_killed:
+                status, error = ExecutionStatus.FAILED, _join(stderr.tail_text(), sandbox_killed)
+            elif exit_code != 0 and self._oom_killed():
+                status, error = ExecutionStatus.FAILED, _join(stderr.tail_text(), out_of_memory(self.applied_sandbox))
             else:
                 status = ExecutionStatus.DONE if exit_code == 0 else ExecutionStatus.FAILED
                 error = stderr.tail_text()
@@ -544,6 +558,15 @@ class ExecutionRun:
         finally:
             stdout.close()
             stderr.close()
+
+    def _oom_killed(self) -> bool:
+        """Did the kernel kill the container for its memory limit? (Unknown reads as no.)"""
+        assert self.container_id is not None
+        try:
+            return self.engine.exit_state(self.container_id).oom_killed
+        except EngineError:
+            logger.warning("could not tell whether container %s ran out of memory", self.container_id)
+            return False
 
     def _record_outcome(self, record: Callable[[], None]) -> None:
         """``record`` until it succeeds, with back-off, for ``runner_record_deadline_seconds``.

@@ -20,7 +20,7 @@ from chalicelib.adapters.models import ExecutionModel
 from chalicelib.domain.clock import utcnow
 from chalicelib.services import telemetry
 from chalicelib.settings import Settings
-from runner import reattach
+from runner import metadata_probe, reattach
 from runner.docker_engine import DockerEngine
 from runner.drain import drain
 from runner.execution import Disposition, ExecutionRun, OutputListener
@@ -30,6 +30,7 @@ from runner.housekeeping import ContainerRemover
 from runner.log_fanout import LogFanout
 from runner.message_settler import MessageSettler
 from runner.metrics_flush import MetricsFlusher
+from runner.registry_auth import RegistryCredentials
 from runner.stand_ins import NO_LIVE_LOGS, LiveLogs, no_output
 from runner.start_gate import StartGate
 
@@ -50,6 +51,9 @@ class Runner:
     ) -> None:
         self.settings = settings
         self.engine = engine or DockerEngine()
+        self.engine.registry_auth = RegistryCredentials(settings)
+        # Set by the start-up probe when the runner must not take work (runner/metadata_probe.py).
+        self._refusal: metadata_probe.MetadataReachable | None = None
         self.clock = clock
         self.on_output = on_output
         # Live log tails, when a WebSocket API is configured to post them to (else a stand-in).
@@ -83,10 +87,15 @@ class Runner:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def work(self) -> None:
-        """Run until ``stop()``; then let running executions finish (warm stop)."""
-        logger.info(
-            "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
-        )
+        """Run until ``stop()``; then let running executions finish (warm stop).
+
+        Raises ``metadata_probe.MetadataReachable`` before receiving anything when job
+        containers can reach the instance metadata endpoint and ``settings.metadata_probe``
+        says ``refuse`` (after the teardown: re-attached runs are drained, the host leaves). The
+        probe runs while the runner re-attaches to its containers, so a restart is not slower.
+        """
+        probe = threading.Thread(target=self._probe_metadata, name="metadata-probe", daemon=True)
+        probe.start()
         warm_up.warm_up()
         self._heartbeat.start()
         self._control_url = control.ensure_queue(self.settings.runner_host)
@@ -101,6 +110,12 @@ class Runner:
         self._metrics.start()
         backoff = _BACKOFF_START
         try:
+            probe.join()
+            if self._refusal is not None:
+                raise self._refusal
+            logger.info(
+                "runner %s taking work (concurrency %d)", self.settings.runner_host, self.settings.runner_concurrency
+            )
             while not self._stopping.is_set():
                 try:
                     self.poll_once()
@@ -111,6 +126,12 @@ class Runner:
                     backoff = min(backoff * 2, _BACKOFF_CAP)
         finally:
             self.teardown()
+
+    def _probe_metadata(self) -> None:
+        try:
+            metadata_probe.check(self.engine, self.settings)
+        except metadata_probe.MetadataReachable as refusal:
+            self._refusal = refusal
 
     def stop(self) -> None:
         self._stopping.set()

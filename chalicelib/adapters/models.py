@@ -304,6 +304,8 @@ class ExecutionModel(_SharedConnectionModel):
     watches = MapAttribute(null=True)
     # One map per webhook POST or e-mail attempt (chalicelib.services.notifications), appended in place.
     dispatches = ListAttribute(null=True)
+    # The sandbox its container ran in (domain/sandbox.AppliedSandbox.view), set with ``running``.
+    sandbox = JSONAttribute(null=True)
 
     awaiting_dispatch = ExecutionsAwaitingDispatch()
     by_heartbeat = ExecutionsByHeartbeat()

@@ -25,6 +25,7 @@ from croniter import CroniterBadDateError, croniter
 from chalicelib.domain.durations import parse_duration
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.image_refs import parse_image
+from chalicelib.domain.sandbox import MIN_CPUS, MIN_MEMORY_BYTES, RESOURCE_KEYS, parse_resources
 
 # The document's outline of a reference; Docker's whole grammar is checked by image_refs.parse_image.
 IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@\[\]-]*$"
@@ -250,6 +251,30 @@ def _hook_url(url: str) -> None:
         raise _fail(f"webhooks[].url {url!r} is not a valid URL: {exc}", "webhooks") from exc
 
 
+@dataclass(frozen=True)
+class Resources(Kind):
+    """A job's sandbox limits (domain/sandbox.py): ``{"memory": "256Mi", "cpus": 0.5, "pids": 64}``.
+    Their form is checked here; whether the job's pool allows them, at enqueue."""
+
+    def schema(self) -> Schema:
+        size = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|k|m|g)?$"}
+        memory = {
+            "oneOf": [size, {"type": "integer", "minimum": MIN_MEMORY_BYTES}],
+            "description": "256Mi, 1Gi, 512m, or bytes",
+        }
+        properties = {
+            "memory": memory,
+            "cpus": {"type": "number", "minimum": MIN_CPUS},
+            "pids": {"type": "integer", "minimum": 1},
+        }
+        assert set(properties) == set(RESOURCE_KEYS)
+        return {"type": "object", "properties": properties, "additionalProperties": False}
+
+    def check(self, path: str, value: Any, where: str) -> Any:
+        parse_resources(value)
+        return {key: item for key, item in value.items() if item is not None}
+
+
 _HOOK_URL = Text(pattern="^https?://", message="{path}[].url must be an http(s) URL", test=_hook_url)
 _HOOK_HEADERS = StringMap(message="{path}[].headers must map names to strings")
 _HOOK_RETRIES = Integer(minimum=0, message="{path}[].retries must be an integer ≥ 0")
@@ -442,6 +467,12 @@ FIELDS: tuple[Field, ...] = (
     Field("startingDeadlineSeconds", _COUNT, "How late a scheduled run may still start."),
     Field(
         "retryBackoff", NumberRecord(("minMs", "factor", "maxMs")), "The retries' back-off: first delay, factor, cap."
+    ),
+    Field(
+        "resources",
+        Resources(),
+        "Limits of the job's container (memory, cpus, pids) within its pool's ceiling; absent: the pool's defaults.",
+        example={"memory": "256Mi", "cpus": 0.5, "pids": 64},
     ),
     Field(
         "notify",

@@ -41,6 +41,7 @@ class JobSpec:
     concurrencyPolicy: str = "allow"
     startingDeadlineSeconds: int | None = None
     retryBackoff: dict[str, float] | None = None
+    resources: dict[str, Any] | None = None
     notify: dict[str, list[str]] = field(default_factory=dict)
     webhooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.registries import RegistryConfigError, parse_registries
+from chalicelib.domain.sandbox import Sandbox, SandboxConfigError, parse_sandbox
 
 if TYPE_CHECKING:
     from chalicelib.settings import Settings
@@ -35,6 +37,11 @@ class Pool:
     max_running_per_task: int = 0
     # Runners the local stack starts for this pool.
     runners: int = 1
+    # The containers' sandbox (domain/sandbox.py): the service's defaults merged with the pool's
+    # own "sandbox" object; None only for a pool made outside the settings (see ``sandbox_of``).
+    sandbox: Sandbox | None = None
+    # Registries its images may come from (domain/registries.py); empty: any.
+    registries: tuple[str, ...] = ()
 
     def matches(self, task_id: str) -> bool:
         return re.match(self.match, task_id) is not None
@@ -47,10 +54,11 @@ def _int(entry: dict[str, object], key: str, name: str) -> int:
     return value
 
 
-def parse_pools(raw: str) -> tuple[Pool, ...]:
-    """The pools of a ``settings.pools`` JSON text; one catch-all default pool when empty."""
+def parse_pools(raw: str, sandbox: Sandbox | None = None) -> tuple[Pool, ...]:
+    """The pools of a ``settings.pools`` JSON text; one catch-all default pool when empty.
+    ``sandbox`` is the service's default sandbox, which each pool's ``"sandbox"`` refines."""
     if not raw.strip():
-        return (Pool(DEFAULT_POOL),)
+        return (Pool(DEFAULT_POOL, sandbox=sandbox),)
     try:
         entries = json.loads(raw)
     except ValueError as exc:
@@ -70,6 +78,13 @@ def parse_pools(raw: str) -> tuple[Pool, ...]:
         except re.error as exc:
             raise PoolConfigError(f"pool {name!r}: match {match!r} is not a regular expression: {exc}") from exc
         runners = entry.get("runners", 1)
+        try:
+            pool_sandbox = (
+                None if sandbox is None else parse_sandbox(entry.get("sandbox"), sandbox, f"pool {name!r}: sandbox")
+            )
+            registries = parse_registries(entry.get("registries"), f"pool {name!r}: registries")
+        except (SandboxConfigError, RegistryConfigError) as exc:
+            raise PoolConfigError(str(exc)) from exc
         pools.append(
             Pool(
                 name=name,
@@ -77,6 +92,8 @@ def parse_pools(raw: str) -> tuple[Pool, ...]:
                 max_running=_int(entry, "maxRunning", name),
                 max_running_per_task=_int(entry, "maxRunningPerTask", name),
                 runners=runners if isinstance(runners, int) and runners >= 0 else 1,
+                sandbox=pool_sandbox,
+                registries=registries,
             )
         )
     if len({pool.name for pool in pools}) != len(pools):
@@ -89,7 +106,12 @@ def pool_named(name: str, settings: Settings) -> Pool:
     for pool in settings.pool_list:
         if pool.name == name:
             return pool
-    return Pool(name)
+    return Pool(name, sandbox=settings.sandbox_base)
+
+
+def sandbox_of(pool: Pool, settings: Settings) -> Sandbox:
+    """The sandbox ``pool``'s containers run in."""
+    return pool.sandbox or settings.sandbox_base
 
 
 def pool_for_task(task_id: str, settings: Settings) -> Pool | None:

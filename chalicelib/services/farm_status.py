@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.adapters import counters, host_registry, job_queue, job_repository
 from chalicelib.adapters.models import HostModel
 from chalicelib.domain.hosts import CLOSED, is_alive, is_available
+from chalicelib.domain.pools import sandbox_of
 from chalicelib.domain.urls import Urls
 from chalicelib.services.views import Status, to_iso_epoch
 from chalicelib.settings import get_settings
@@ -76,6 +77,8 @@ def status(urls: Urls, now: float) -> Status:
             "match": pool.match,
             "maxRunning": pool.max_running or None,
             "maxRunningPerTask": pool.max_running_per_task or None,
+            "registries": list(pool.registries) or None,
+            "sandbox": sandbox_of(pool, get_settings()).view(),
         }
         for pool in get_settings().pool_list
     ]

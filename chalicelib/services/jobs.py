@@ -14,7 +14,8 @@ from chalicelib.domain.ids import is_uuid4, new_job_id
 from chalicelib.domain.job_limits import refuse_too_many_deliveries
 from chalicelib.domain.overrides import RunOverrides, apply_overrides
 from chalicelib.domain.payload import JobSpec, parse_job, refuse_oversized, validate_task_id
-from chalicelib.domain.pools import queue_for_task
+from chalicelib.domain.pools import pool_for_task, queue_for_task, sandbox_of
+from chalicelib.domain.registries import refuse_unlisted
 from chalicelib.domain.scheduling import first_run
 from chalicelib.domain.secret_refs import refuse_unusable_refs
 from chalicelib.domain.statuses import ExecutionStatus
@@ -48,6 +49,7 @@ def enqueue(
     if job_id is not None and not is_uuid4(job_id):
         raise ValidationError(f"job id {job_id!r} is not a UUID4", field="jobId")
     spec = parse_job(body)
+    refuse_outside_pool(task_id, spec)
     refuse_oversized(spec, get_settings().max_job_bytes)
     refuse_blocked_literals(spec.webhooks, get_settings().blocked_networks)
     refuse_too_many_deliveries(
@@ -75,6 +77,17 @@ def enqueue(
         # Due before the next dispatcher tick could see it: dispatch it now.
         schedules.materialize(saved.job, now)
     return Enqueued(task_id, job_id, None, None)
+
+
+def refuse_outside_pool(task_id: str, spec: JobSpec) -> None:
+    """A job its pool would not run is refused now: ``resources`` above the pool's ceiling, or an
+    image from a registry the pool does not allow (the runner checks both again)."""
+    settings = get_settings()
+    pool = pool_for_task(task_id, settings)
+    if pool is None:
+        return
+    sandbox_of(pool, settings).limits_for(spec.resources)
+    refuse_unlisted(spec.image, pool.registries, pool.name)
 
 
 def retry_now(task_id: str, job_id: str, request_ip: str | None = None) -> Enqueued:

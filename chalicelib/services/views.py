@@ -12,7 +12,9 @@ from typing import Annotated, Any, NotRequired, TypedDict
 from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.answer_size import tail_within
 from chalicelib.domain.clock import to_iso
+from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.pagination import Page, Paging
+from chalicelib.domain.pools import pool_for_task, sandbox_of
 from chalicelib.domain.redaction import mask_url_credentials, redact_webhooks, show_envs
 from chalicelib.domain.scheduling import upcoming_ticks
 from chalicelib.domain.shapes import IsoTime, Keywords
@@ -122,6 +124,8 @@ class Execution(TypedDict):
     scheduledFor: IsoTime
     retryOf: str | None
     overrides: RunOverridesView | None
+    # The sandbox its container ran in (limits and options), once it started.
+    sandbox: dict[str, Any] | None
     startedAt: IsoTime
     status: Annotated[str, Keywords(enum=[status.value for status in ExecutionStatus])]
     url: str
@@ -140,6 +144,9 @@ class JobMetadata(TypedDict):
     retries: int
     retryBackoff: dict[str, float] | None
     retry_count: int
+    # What the job asked for, and the sandbox its containers get in its pool now.
+    resources: dict[str, Any] | None
+    sandbox: dict[str, Any] | None
     startAt: int | None
     startIn: str | None
     startingDeadlineSeconds: int | None
@@ -335,6 +342,7 @@ def execution(item: ExecutionModel, urls: Urls, text_budget: int | None = None) 
         "scheduledFor": to_iso(item.scheduled_for),
         "retryOf": item.retry_of,
         "overrides": overrides_view(item.overrides),
+        "sandbox": item.sandbox,
         "startedAt": to_iso(item.started_at),
         "status": item.status,
         "url": url,
@@ -396,6 +404,8 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMeta
         "retries": spec.get("retries", 0),
         "retryBackoff": spec.get("retryBackoff"),
         "retry_count": int(job.retry_count or 0),
+        "resources": spec.get("resources"),
+        "sandbox": job_sandbox(job.task_id, spec.get("resources")),
         "startAt": spec.get("startAt"),
         "startIn": spec.get("startIn"),
         "startingDeadlineSeconds": spec.get("startingDeadlineSeconds"),
@@ -403,6 +413,19 @@ def job_metadata(job: JobModel, latest: ExecutionModel | None = None) -> JobMeta
         "timezone": spec.get("timezone"),
         "webhooks": redact_webhooks(spec.get("webhooks") or {}, words),
     }
+
+
+def job_sandbox(task_id: str, resources: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The sandbox the job's next container gets in its pool (None: no pool takes the task, or
+    the pool's ceiling no longer allows what the job asks)."""
+    settings = get_settings()
+    pool = pool_for_task(task_id, settings)
+    if pool is None:
+        return None
+    try:
+        return sandbox_of(pool, settings).apply(resources).view()
+    except ValidationError:
+        return None
 
 
 def job_details(

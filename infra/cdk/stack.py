@@ -520,6 +520,19 @@ class SlipwayStack(Stack):
             arns = [self._secret_ref_arn(p) for p in self.settings.env_secret_ref_patterns if f":{service}:" in p]
             self._grant(role, actions, arns)
 
+        registry_secrets = self._registry_secret_arns()
+        if registry_secrets:
+            # Private registries' credentials, read at pull time (runner/registry_auth.py).
+            self._grant(role, ("secretsmanager:GetSecretValue",), registry_secrets)
+
+    def _registry_secret_arns(self) -> list[str]:
+        """The secrets of ``registry_secrets``: an ARN as given, a name as the ARNs it may have
+        (Secrets Manager adds a random suffix to a secret's name)."""
+        raw = self.settings.registry_secrets.strip()
+        secrets = json.loads(raw).values() if raw else []
+        prefix = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:"
+        return [secret if secret.startswith("arn:") else f"{prefix}{secret}-??????" for secret in secrets]
+
     def _secret_ref_arn(self, pattern: str) -> str:
         """An ``env_secret_ref_patterns`` entry as an IAM resource: wildcard partition, region and
         account become this stack's."""

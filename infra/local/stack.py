@@ -34,6 +34,8 @@ logger = logging.getLogger("slipway.local")
 
 # Requests the local API serves at once (Lambda gives each concurrent request an environment).
 DEFAULT_API_CONCURRENCY = 4
+# The image bin/build-test-images makes (busybox applets and bash), for the metadata probe.
+LOCAL_TEST_IMAGE = "slipway-test/busybox:latest"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -188,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["SLIPWAY_STAGE"] = args.stage
         # This process's front door answers the WebSocket management API (@connections).
         os.environ.setdefault("SLIPWAY_WS_MANAGEMENT_URL", f"http://127.0.0.1:{args.port}")
+        # The runners' metadata probe runs in the local test image (bin/build-test-images), which
+        # has the wget it needs; with a local AWS it warns rather than refuses (runner/metadata_probe.py).
+        os.environ.setdefault("SLIPWAY_METADATA_PROBE_IMAGE", os.environ.get("SLIPWAY_TEST_IMAGE", LOCAL_TEST_IMAGE))
         # Webhooks and e-mails link back here (no request to take the host from).
         os.environ.setdefault("SLIPWAY_LINKS_BASE_URL", f"http://localhost:{args.port}")
         # GET /metrics answers the counters from the counters table (the API, the runners and the

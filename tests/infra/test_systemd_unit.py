@@ -51,3 +51,27 @@ def test_unit_passes_systemd_analyze_where_systemd_is_installed(tmp_path: Path) 
     result = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "Unknown key" not in result.stderr
+
+
+def test_the_host_rule_is_installed_before_each_start_and_a_refusing_runner_is_not_restarted() -> None:
+    service = _unit()["Service"]
+    text = UNIT.read_text()
+    start = " ".join(service["ExecStart"].split())
+
+    assert "ExecStartPre=/usr/local/sbin/slipway-block-metadata" in text
+    assert "install -D -m 0755 infra/host/block-metadata.sh /usr/local/sbin/slipway-block-metadata" in text
+    # On the host's network, the runner's own traffic does not cross DOCKER-USER: it keeps its role.
+    assert "--network host" in start
+    # runner/__main__.py's EXIT_REFUSED: a runner whose probe reaches the metadata endpoint.
+    from runner.__main__ import EXIT_REFUSED
+
+    assert service["RestartPreventExitStatus"] == str(EXIT_REFUSED)
+
+
+def test_the_host_rule_script_is_valid_sh() -> None:
+    script = ROOT / "infra" / "host" / "block-metadata.sh"
+    result = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
+
+    assert result.returncode == 0, result.stderr
+    usage = subprocess.run([str(script), "--bogus"], capture_output=True, text=True, timeout=30, check=False)
+    assert usage.returncode == 2 and "usage" in usage.stderr

@@ -66,6 +66,8 @@ RUNNER_ADAPTER_PORTS: dict[str, set[str] | None] = {
     "chalicelib.adapters.connections": {"viewers"},
     # The secrets a job's env vars reference, read when its container is made (runner/secret_refs.py).
     "chalicelib.adapters.secret_store": {"read_secret", "SecretUnavailable"},
+    # Private registries' credentials, read at pull time (runner/registry_auth.py).
+    "chalicelib.adapters.registry_secrets": {"read_secret", "read_file"},
     "chalicelib.adapters.models": {"ExecutionModel", "JobModel"},
     # The execution's own state changes while the runner holds it; shrinks as services take them.
     "chalicelib.adapters.execution_repository": {

@@ -16,7 +16,7 @@ POOLS = (
 
 def test_no_configuration_is_one_default_pool_for_every_task():
     assert parse_pools("") == (Pool("default"),)
-    assert pool_for_task("anything-at-all", Settings()) == Pool("default")
+    assert pool_for_task("anything-at-all", Settings()) == Pool("default", sandbox=Settings().sandbox_base)
 
 
 def test_the_first_matching_pool_wins_and_an_empty_expression_matches_all():

@@ -124,7 +124,7 @@ def test_unrelated_and_wrongly_cased_variables_are_ignored():
 
 def test_every_field_has_a_type_from_env_can_parse():
     # A field of another type (bool, say) would silently receive the raw string.
-    handled = {"int", "float", "str", "tuple[str, ...]"}
+    handled = {"int", "float", "str", "bool", "tuple[str, ...]"}
 
     assert {f.type for f in dataclasses.fields(Settings)} <= handled
 
@@ -142,6 +142,14 @@ def test_every_field_round_trips_through_the_environment():
             changed[f.name] = "user:value-of-password"
         elif f.name == "auth_scoped_keys":
             changed[f.name] = '[{"name": "team", "key": "k", "tasks": "team-.*", "verbs": ["read"]}]'
+        elif f.name in ("sandbox_memory", "sandbox_max_memory"):  # sizes, checked at construction
+            changed[f.name] = "64Mi"
+        elif f.name in ("sandbox_log_max_size", "sandbox_tmpfs_size"):
+            changed[f.name] = "7m"
+        elif f.name == "metadata_probe":
+            changed[f.name] = "warn"
+        elif f.type == "bool":
+            changed[f.name] = True
         elif f.type == "int":
             changed[f.name] = 7
         elif f.type == "float":
@@ -151,12 +159,15 @@ def test_every_field_round_trips_through_the_environment():
         else:
             changed[f.name] = f"value-of-{f.name}"
     expected = Settings(**changed)
-    env = {
-        ENV_PREFIX + name.upper(): ",".join(value) if isinstance(value, tuple) else str(value)
-        for name, value in changed.items()
-    }
+    env = {ENV_PREFIX + name.upper(): _as_env(value) for name, value in changed.items()}
 
     assert Settings.from_env(env) == expected
+
+
+def _as_env(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def test_without_an_argument_from_env_reads_the_process_environment(monkeypatch):
