@@ -247,6 +247,21 @@ class DockerEngine:
         except (DockerException, requests.RequestException) as exc:
             raise EngineError(f"lost the container's {stream}: {_reason(exc)}") from exc
 
+    def output_after(self, container_id: str, stream: str, skip: int) -> Iterator[bytes]:
+        """The bytes of one stream past its first ``skip``, read once (no follow) from an ended
+        container: what a ``logs --follow`` that stopped at the container's exit before reaching
+        the end of the log did not deliver."""
+        try:
+            logs = self._api.logs(container_id, stdout=stream == "stdout", stderr=stream == "stderr", stream=True)
+            for chunk in logs:
+                if skip >= len(chunk):
+                    skip -= len(chunk)
+                    continue
+                yield chunk[skip:]
+                skip = 0
+        except (DockerException, requests.RequestException) as exc:
+            raise EngineError(f"lost the container's {stream}: {_reason(exc)}") from exc
+
     def wait(self, container_id: str, timeout: float) -> int | None:
         """The exit code, or None when the container is still running after ``timeout`` seconds."""
         try:

@@ -44,8 +44,8 @@ from runner.docker_engine import CommandNotRunnable, ContainerSpec, DockerEngine
 from runner.farm import Admission
 from runner.output import StreamCapture, combined_output, needs_combined_object
 from runner.run_state import RunState, RunStateMachine
-from runner.secret_refs import container_env
 from runner.sandboxing import out_of_memory, sandbox_for, wait_watching
+from runner.secret_refs import container_env
 from runner.stand_ins import (
     NO_FARM,
     NO_GATE,
@@ -526,6 +526,8 @@ class ExecutionRun:
                 self.engine.wait(self.container_id, 30)
             self._leave_start_gate()
             _join_while_busy(readers, (stdout, stderr))
+            if not engine_lost and not any(reader.is_alive() for reader in readers):
+                self._read_the_rest((("stdout", stdout), ("stderr", stderr)))
             # Before the output's keys are set on the execution, which the write's reply refreshes.
             self._await_running_recorded()
             if self._state.leaves_without_outcome:
@@ -612,6 +614,23 @@ class ExecutionRun:
                 self._notify(stream, chunk)
         except EngineError:
             logger.exception("output of %s was cut", self.container_id)
+
+    def _read_the_rest(self, captures: tuple[tuple[str, StreamCapture], ...]) -> None:
+        """Add what ``logs --follow`` left unread at the container's end: on a busy host the
+        follower can stop at the exit while it still lags behind the log (seen as the last tens of
+        KiB of a stream missing). A read without follow of the ended container, past the bytes
+        already captured, completes it; outputs over ``output_recheck_max_bytes`` are not read
+        twice (that read would cost as long as the run's own)."""
+        assert self.container_id is not None
+        for stream, capture in captures:
+            if capture.size > self.settings.output_recheck_max_bytes:
+                continue
+            try:
+                for chunk in self.engine.output_after(self.container_id, stream, capture.size):
+                    capture.write(chunk)
+                    self._notify(stream, chunk)
+            except EngineError:
+                logger.warning("could not check that the %s of %s was read whole", stream, self.container_id)
 
     def _notify(self, stream: str, chunk: bytes) -> None:
         self._viewers.feed(stream, chunk)

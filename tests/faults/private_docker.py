@@ -2,9 +2,11 @@
 
 The machine's ``dockerd`` runs every other test's containers (and other checkouts' tests): a
 restart of it would kill theirs too. This is a second, real ``dockerd`` with its own socket,
-data root and exec root (and its own containerd), no bridge and no iptables rules, so it
-changes nothing on the host. Only the fault suite's runner is pointed at it (``DOCKER_HOST``);
-the test image is copied in from the machine's daemon (``docker save`` | ``docker load``).
+data root and exec root (and its own containerd), a bridge of its own and no iptables rules,
+so it changes nothing on the host. Not ``--bridge=none``: a daemon started so deletes the
+host's ``docker0`` on its way up, which cuts every container of the machine's daemon off.
+Only the fault suite's runner is pointed at it (``DOCKER_HOST``); the test image is copied in
+from the machine's daemon (``docker save`` | ``docker load``).
 
 Stopping it is what a ``systemctl restart docker`` does first: SIGTERM. Without live-restore
 the daemon stops its containers on the way out (SIGTERM, then SIGKILL after their stop
@@ -30,6 +32,23 @@ def _as_root(argv: list[str]) -> list[str]:
     return argv if os.geteuid() == 0 else ["sudo", "-n", *argv]
 
 
+# The private daemon's own bridge (an interface name: 15 characters at most) and its address.
+BRIDGE = "slwfault0"
+BRIDGE_ADDRESS = "10.254.213.1/24"
+
+
+def _ensure_bridge() -> None:
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, check=False).returncode == 0:
+        return
+    subprocess.run(_as_root(["ip", "link", "add", BRIDGE, "type", "bridge"]), check=True)
+    subprocess.run(_as_root(["ip", "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE]), check=True)
+    subprocess.run(_as_root(["ip", "link", "set", BRIDGE, "up"]), check=True)
+
+
+def _remove_bridge() -> None:
+    subprocess.run(_as_root(["ip", "link", "delete", BRIDGE]), capture_output=True, check=False)
+
+
 class PrivateDockerd:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -49,13 +68,14 @@ class PrivateDockerd:
     def start(self, timeout: float = 60) -> PrivateDockerd:
         assert shutil.which("dockerd"), "dockerd is not installed (bin/setup.sh installs it)"
         self.root.mkdir(parents=True, exist_ok=True)
+        _ensure_bridge()
         command = [
             "dockerd",
             f"--host={self.url}",
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.pidfile}",
-            "--bridge=none",
+            f"--bridge={BRIDGE}",
             "--iptables=false",
             "--ip-masq=false",
         ]
@@ -109,6 +129,7 @@ class PrivateDockerd:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         subprocess.run(_as_root(["rm", "-rf", str(self.root / "data"), str(self.root / "exec")]), check=False)
+        _remove_bridge()
 
     def __enter__(self) -> PrivateDockerd:
         return self.start()

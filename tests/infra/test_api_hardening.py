@@ -48,13 +48,14 @@ def test_no_gateway_authorizer_by_default():
     assert not any(_security(swagger).values())
 
 
-def test_iam_authorizer_guards_every_route_but_the_health_check_and_the_document():
+def test_iam_authorizer_guards_every_route_but_the_health_check_the_document_and_the_console_page():
     swagger = _swagger("iam")
 
     assert swagger["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     security = _security(swagger)
     open_routes = {route for route, value in security.items() if not value}
-    assert open_routes == {"GET /healthcheck", "GET /openapi.json"}
+    # The console's page holds no data: every call it makes is an API call, guarded as any other.
+    assert open_routes == {"GET /healthcheck", "GET /openapi.json", "GET /ui"}
     assert all(value == [{"sigv4": []}] for route, value in security.items() if route not in open_routes)
 
 
