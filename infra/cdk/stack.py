@@ -719,6 +719,9 @@ class SlipwayStack(Stack):
         if self.config.options.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(self.config.options.alarm_email))
         action = cloudwatch_actions.SnsAction(topic)
+        # The service-metrics alarms (infra/cdk/monitoring.py) tell the same topic.
+        for alarm in self.monitoring.alarms:
+            alarm.add_alarm_action(action)
         dead_letters = {
             "JobDeadLetters": self.settings.job_dead_letter_queue,
             "NotificationDeadLetters": self.settings.notifications_dead_letter_queue,

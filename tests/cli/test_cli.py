@@ -182,7 +182,8 @@ def test_suspend_resume_and_run_now_with_overrides(stack: StackProcess, api: Api
     assert resumed["suspended"] is False
     next_run = parse_iso(resumed["nextRunAt"])
     assert next_run.minute == 0 and next_run.hour in (1, 2)  # 03:00 in Berlin, CET or CEST
-    assert api.get(cron["jobUrl"]).json()["job"]["metadata"]["envs"] == {"MODE": "full"}
+    # Every env value is masked in answers (SLIPWAY_VISIBLE_ENV_NAMES names those shown).
+    assert api.get(cron["jobUrl"]).json()["job"]["metadata"]["envs"] == {"MODE": "***"}
 
 
 def test_cron_explain_says_the_next_instants_in_words(stack: StackProcess) -> None:
