@@ -293,7 +293,8 @@ class ExecutionRun:
 
     def _follow_resumed(self, execution: ExecutionModel, spec: JobSpec, container_id: str) -> None:
         started_at = execution.started_at or self.engine.started(container_id) or self.clock()
-        if execution.status != ExecutionStatus.RUNNING.value:
+        recorded_here = execution.status != ExecutionStatus.RUNNING.value
+        if recorded_here:
             # Killed between the container's start and recording it: record it now (its start
             # event marked owed in the same write, as on the first start).
             execution_repository.update_execution(
@@ -303,11 +304,12 @@ class ExecutionRun:
                 container_id=container_id,
                 **events.start_marks(execution, spec, self.clock()),
             )
-        if execution.start_event_pending:
+        if execution.start_event_pending or recorded_here:
             # The runner that started it died (or failed to publish) before the start was told:
             # the outbox's mark is still set, so it is told now (the consumer's idempotency drops
             # a copy of one that did go out; the dispatcher's tick would publish it otherwise).
-            events.execution_started(execution, spec)
+            # It is counted only when recorded here: the first runner counted the start it wrote.
+            events.execution_started(execution, spec, count=recorded_here)
         if self._state.stopping:
             self.engine.kill(container_id)
         self._follow(execution, spec, started_at)

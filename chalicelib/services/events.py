@@ -88,11 +88,13 @@ def _publish(task_id: str, job_id: str, execution_id: str, kind: str, status: st
     return True
 
 
-def execution_started(execution: ExecutionModel, spec: JobSpec | None) -> bool:
+def execution_started(execution: ExecutionModel, spec: JobSpec | None, count: bool = True) -> bool:
     """Publish the ``started`` the running write marked owed (only when the job has ``starts``
     hooks); False when that failed. Counted (and its dispatch delay measured) whatever the job
-    wants."""
-    telemetry.execution_started(execution)
+    wants, unless ``count`` is False: a runner re-attached to a start another runner recorded
+    (and counted) only publishes what is still owed."""
+    if count:
+        telemetry.execution_started(execution)
     if not wanted(spec, STARTED, ExecutionStatus.RUNNING.value):
         return True
     ids = (execution.task_id, execution.job_id, execution.execution_id)

@@ -431,3 +431,47 @@ def test_a_reattached_run_publishes_the_start_its_killed_runner_never_did(
     [start] = receiver.at("/starts")
     assert start.json["executionId"] == body["executionId"]
     assert len(receiver.at("/finishes")) == 1
+
+
+def test_a_reattached_start_is_counted_once(
+    healing_stack: StackProcess, healing_api: Api, runners: Runners, task_id: str
+) -> None:
+    """The killed runner wrote ``running`` and counted the start, but its ``started`` event never
+    left (held on the network): the restarted runner publishes it without counting it again."""
+    from tests.integration.test_metrics import moved, scrape, scrape_until
+
+    counting = {"metrics_local_counters": "1", "metrics_emf": "0"}
+    receiver = WebhookReceiver().start()
+    host = f"count-{uuid.uuid4().hex[:6]}"
+    before = scrape(healing_api)
+    try:
+        with FaultyLink(healing_stack.aws_endpoint) as link:
+            link.hold(b"MessageBody", b"started")  # the start event's send to the events queue
+            first = runners.start(host, env_extra={"AWS_ENDPOINT_URL_SQS": link.url}, **counting)
+            hooks = {"starts": [{"url": receiver.url("/starts")}]}
+            body = healing_api.enqueue(task_id, "sh -c 'sleep 5; echo after'", webhooks=hooks)
+            _wait_running(healing_api, body["executionUrl"])
+            deadline = time.monotonic() + 20
+            while not link.held_count:
+                assert time.monotonic() < deadline, "the start event was not sent"
+                time.sleep(0.1)
+            # The first life's count reaches the stored totals (written every half second).
+            scrape_until(healing_api, lambda now: moved(before, now, "slipway_executions_started_total") >= 1)
+            first.kill()
+            first.wait(10)
+        runners.start(host, **counting)
+        execution = healing_api.wait_finished(body["executionUrl"], timeout=60)
+        receiver.wait_for("/starts", 1)
+    finally:
+        receiver.stop()
+    assert execution["status"] == "done", execution
+    assert _wait_queue_empty(healing_stack) == 0
+
+    scrape_until(healing_api, lambda now: moved(before, now, "slipway_executions_finished_total", status="done") >= 1)
+    time.sleep(1.5)  # a second count of the start would be stored by now
+    after = scrape(healing_api)
+    finished = sum(
+        value - before.get(key, 0.0) for key, value in after.items() if key[0] == "slipway_executions_finished_total"
+    )
+    started = moved(before, after, "slipway_executions_started_total")
+    assert started == finished >= 1, (started, finished)

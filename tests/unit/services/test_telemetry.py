@@ -68,6 +68,17 @@ def test_a_start_is_counted_with_its_delay_from_the_due_instant(fakes: Fakes) ->
     assert fakes.metrics.named("DispatchDelay") == [(1.25, None)]
 
 
+def test_a_start_told_again_by_a_reattached_runner_is_not_counted_again(fakes: Fakes) -> None:
+    spec = spec_of()
+    execution = an_execution(spec, a_job(spec))
+    execution.started_at = NOW
+
+    events.execution_started(execution, spec, count=False)
+
+    assert fakes.metrics.named("ExecutionsStarted") == []
+    assert fakes.metrics.named("DispatchDelay") == []
+
+
 def test_without_a_due_instant_the_delay_counts_from_the_enqueue(fakes: Fakes) -> None:
     spec = spec_of()
     execution = an_execution(spec, a_job(spec))
