@@ -51,7 +51,6 @@ def is_uuid4(text: str) -> bool:
     return parsed.version == 4 and str(parsed) == text.lower()
 
 
-
 def derived_execution_id(job_id: str, instant_ms: int, purpose: str) -> str:
     """A UUIDv7 determined by (job, instant, purpose): the same scheduled run always gets the
     same id, so a conditional put makes creating it idempotent across racing dispatchers and

@@ -77,8 +77,12 @@ def _install_sqs_wakeup() -> None:
 
         return act
 
-    for name in ("_act_send_message", "_act_send_message_batch", "_act_change_visibility",
-                 "_act_change_visibility_batch"):
+    for name in (
+        "_act_send_message",
+        "_act_send_message_batch",
+        "_act_change_visibility",
+        "_act_change_visibility_batch",
+    ):
         setattr(sqs, name, waking(getattr(sqs, name)))
     # The action table holds the functions themselves: point it at the wrapped ones.
     for action, function in list(sqs._HANDLERS.items()):

@@ -119,10 +119,7 @@ def test_live_lines_reach_a_websocket_viewer_through_api_gateway(deployed: Deplo
     # Run after the refusal above, so $connect's function is warm and the viewer is in before "second".
     command = "bash -c 'echo first; sleep 10; echo second'"
     answer = api.enqueue("deployed-live", command)
-    url = (
-        f"{deployed.websocket_url}?taskId=deployed-live&jobId={answer['jobId']}"
-        f"&executionId={answer['executionId']}"
-    )
+    url = f"{deployed.websocket_url}?taskId=deployed-live&jobId={answer['jobId']}&executionId={answer['executionId']}"
     statuses: list[str] = []
 
     async def watch_and_look() -> list[tuple[float, dict[str, Any]]]:

@@ -55,9 +55,7 @@ def fault_api(fault_stack: StackProcess) -> Api:
 class FaultRunners(Runners):
     """Runners with the suite's settings (the same as the stack's reconciler and dispatcher)."""
 
-    def start(
-        self, host: str, env_extra: dict[str, str] | None = None, **settings: str
-    ) -> subprocess.Popen[bytes]:
+    def start(self, host: str, env_extra: dict[str, str] | None = None, **settings: str) -> subprocess.Popen[bytes]:
         # ``Runners`` applies the self-healing settings over ``env_extra``: the stale threshold,
         # which differs, goes as a setting, applied last.
         env = {**FAULT_SETTINGS, **(env_extra or {})}

@@ -111,7 +111,6 @@ def test_cron_first_run_is_the_next_tick():
     assert_utc(due)
 
 
-
 def test_cron_first_run_uses_the_job_time_zone():
     # São Paulo is UTC-3 all year since 2019 (no DST): 09:00 local is 12:00 UTC.
     due = first_run(spec(cron="0 9 * * *", timezone="America/Sao_Paulo"), NOW)
