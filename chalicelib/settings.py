@@ -32,6 +32,8 @@ ENV_PREFIX = "SLIPWAY_"
 LOCAL_WEBHOOK_BLOCKED_NETWORKS = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8")
 # The header in which the CloudFront front door proves a request came through it.
 FRONT_DOOR_HEADER = "x-slipway-front-door"
+# Where metrics may go (``metrics_sink``).
+METRICS_SINKS = ("emf-stdout", "cloudwatch", "off")
 
 
 def _split_words(raw: str) -> tuple[str, ...]:
@@ -328,9 +330,13 @@ class Settings:
     metrics_namespace: str = "Slipway"
     # The ``service`` dimension of every metric; empty = "slipway-<stage>".
     metrics_service: str = ""
-    # 1: write metrics as EMF lines on stdout (Lambda's logs turn them into CloudWatch metrics;
-    # a runner host needs the CloudWatch agent to pick them up); 0: not at all.
-    metrics_emf: int = 1
+    # Where the metrics go (chalicelib/adapters/metrics.py): "emf-stdout", Embedded Metric Format
+    # lines on stdout, which a Lambda's log group turns into metrics; "cloudwatch", PutMetricData
+    # calls (the runner in AWS: nothing reads a Docker host's stdout for EMF); "off", nowhere.
+    metrics_sink: str = "emf-stdout"
+    # With the "cloudwatch" sink: the most distinct values kept for CloudWatch while PutMetricData
+    # fails (the oldest are dropped beyond it, and the drop is logged).
+    metrics_backlog_values: int = 50_000
     # 1: also keep the counters and duration sums in the counters table, for GET /metrics
     # (the local stack sets it; in AWS the figures are CloudWatch's and this costs a write each).
     metrics_local_counters: int = 0
@@ -405,6 +411,12 @@ class Settings:
             raise ValueError(f"SLIPWAY_REAP_CANDIDATE_FACTOR must be above 0, not {self.reap_candidate_factor}")
         if self.metadata_probe not in ("auto", "refuse", "warn", "off"):
             raise ValueError(f"SLIPWAY_METADATA_PROBE must be auto, refuse, warn or off, not {self.metadata_probe!r}")
+        if self.metrics_sink not in METRICS_SINKS:
+            raise ValueError(
+                f"SLIPWAY_METRICS_SINK must be one of {', '.join(METRICS_SINKS)}, not {self.metrics_sink!r}"
+            )
+        if self.metrics_backlog_values < 0:
+            raise ValueError(f"SLIPWAY_METRICS_BACKLOG_VALUES must be at least 0, not {self.metrics_backlog_values}")
 
     @cached_property
     def sandbox_base(self) -> Sandbox:

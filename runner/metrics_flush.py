@@ -2,7 +2,9 @@
 (starts, ends, queue age, dispatch delay) and, each time, its slots in use.
 
 A Lambda flushes when its handler returns; a runner never returns, so a thread does it, and
-once more when the runner stops, so nothing recorded is left in the buffer.
+once more when the runner stops, so nothing recorded is left in the buffer. Where a flush goes is
+``metrics_sink``'s choice (in AWS the stack gives runners ``cloudwatch``: ``PutMetricData``, with
+what a flush could not send kept for the next one); a flush never raises into the runner.
 """
 
 from __future__ import annotations

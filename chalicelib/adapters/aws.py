@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from pynamodb.connection import Connection
 
 from chalicelib.adapters.client_config import (
@@ -54,20 +55,16 @@ def botocore_session() -> botocore.session.Session:
 
 
 @cache
-def _client(service: str, endpoint_url: str | None, live: bool) -> Any:
-    return _session().client(
-        service,
-        region_name=get_settings().region,
-        endpoint_url=endpoint_url,
-        config=LIVE_CONFIG if live else CLIENT_CONFIG,
-    )
+def _client(service: str, endpoint_url: str | None, config: Config) -> Any:
+    return _session().client(service, region_name=get_settings().region, endpoint_url=endpoint_url, config=config)
 
 
-def client(service: str, endpoint_url: str | None = None, live: bool = False) -> Any:
+def client(service: str, endpoint_url: str | None = None, live: bool = False, config: Config | None = None) -> Any:
     """A shared client for ``service``; boto3 clients are thread-safe once made. ``live``: the
-    short timeouts of live-log posts."""
+    short timeouts of live-log posts; ``config``: another of ``client_config``'s configurations
+    (one client is made per configuration)."""
     with _lock:
-        return _client(service, endpoint_url, live)
+        return _client(service, endpoint_url, config or (LIVE_CONFIG if live else CLIENT_CONFIG))
 
 
 class SharedSessionConnection(Connection):

@@ -24,3 +24,9 @@ CLIENT_CONFIG = Config(
 LIVE_CONFIG = CLIENT_CONFIG.merge(
     Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=5, max_pool_connections=64)
 )
+# The runner's metric sends (PutMetricData): a flush that cannot reach CloudWatch gives up soon
+# and keeps its values for the next one, rather than holding the flusher (and a stopping runner)
+# for the four 30 s attempts of CLIENT_CONFIG.
+METRICS_CONFIG = CLIENT_CONFIG.merge(
+    Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=2, read_timeout=10, max_pool_connections=2)
+)

@@ -1,12 +1,18 @@
-"""Where metrics go: CloudWatch as Embedded Metric Format lines (Powertools) and, where the
-settings ask for it (the local stack), running totals in the counters table for ``GET /metrics``.
+"""Where metrics go: CloudWatch, as ``metrics_sink`` says, and, where the settings ask for it
+(the local stack), running totals in the counters table for ``GET /metrics``.
+
+- ``emf-stdout`` (the Lambdas): Embedded Metric Format lines on stdout (Powertools), which the
+  function's log group turns into metrics;
+- ``cloudwatch`` (the runner in AWS, whose stdout no one reads for EMF): ``PutMetricData`` calls,
+  same namespace, names, units and dimensions (``cloudwatch_metrics.py``);
+- ``off``: nowhere (the local stack, whose figures are the stored totals).
 
 ``record`` only buffers (in memory, under a lock: the runner records from many threads);
-``flush`` writes what was buffered, one EMF document per dimension value. Lambda handlers flush
-when they return, the runner every ``metrics_flush_seconds``. The stored totals are added up in
-memory too and written by a background thread every ``metrics_totals_seconds`` (and by each
-``flush``), one ``ADD`` per counter whatever the number of events: no run waits for a metric.
-A metric never fails the work it measures: every error here is logged and dropped.
+``flush`` writes what was buffered. Lambda handlers flush when they return, the runner every
+``metrics_flush_seconds``. The stored totals are added up in memory too and written by a
+background thread every ``metrics_totals_seconds`` (and by each ``flush``), one ``ADD`` per
+counter whatever the number of events: no run waits for a metric. A metric never fails the work
+it measures: every error here is logged (and, for the ``cloudwatch`` sink, the values kept).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections import defaultdict
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from pynamodb.exceptions import PynamoDBException
 
+from chalicelib.adapters import cloudwatch_metrics
 from chalicelib.adapters.models import CounterModel
 from chalicelib.domain.metrics import Kind, Metric, counter_key
 from chalicelib.settings import get_settings
@@ -37,7 +44,7 @@ _writer: threading.Thread | None = None
 def record(metric: Metric, value: float, dimension_value: str | None = None) -> None:
     """Buffer one value of ``metric`` (and add it to the stored totals when they are kept)."""
     settings = get_settings()
-    if settings.metrics_emf:
+    if settings.metrics_sink != "off":
         with _lock:
             _buffer[(metric, dimension_value)].append(float(value))
     if settings.metrics_local_counters and metric.kind is not Kind.GAUGE:
@@ -45,14 +52,21 @@ def record(metric: Metric, value: float, dimension_value: str | None = None) -> 
 
 
 def flush() -> int:
-    """Write the buffered values as EMF lines on stdout (where Lambda's log group, or the runner
-    host's CloudWatch agent, picks them up), and the totals; answers how many values went out."""
+    """Write the buffered values to the sink, and the totals; answers how many values went out."""
     write_totals()
     with _lock:
         pending = dict(_buffer)
         _buffer.clear()
+    if get_settings().metrics_sink == "cloudwatch":
+        # Even with nothing new: what an earlier flush could not send goes now.
+        return cloudwatch_metrics.publish(pending)
     if not pending:
         return 0
+    return _write_emf(pending)
+
+
+def _write_emf(pending: dict[tuple[Metric, str | None], list[float]]) -> int:
+    """One EMF document per dimension value, on stdout."""
     settings = get_settings()
     by_dimension: dict[tuple[str | None, str | None], list[tuple[Metric, list[float]]]] = defaultdict(list)
     for (metric, dimension_value), values in pending.items():

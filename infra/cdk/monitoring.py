@@ -1,7 +1,10 @@
 """The service's CloudWatch dashboard and alarms (one construct, ``ServiceMonitoring``).
 
 The figures are the ones ``chalicelib/domain/metrics.py`` names, written as EMF by the Lambdas
-and the runners (namespace and ``service`` dimension from the settings), plus what AWS measures
+and sent with ``PutMetricData`` by the runners, under the same namespace, names, units and
+dimensions (``service`` from the settings, plus ``Status`` or ``Host``), so each graph and alarm
+adds up both sources: the runners' starts, ends, dispatch delay, queue age and slots in use, the
+Lambdas' stops, reaped runs and webhook failures. Plus what AWS measures
 itself: the dead-letter queues' depth, the job queues' oldest message, the dispatcher Lambda's
 errors. Every construct id here starts with ``Metrics`` so it never collides with another alarm
 of the stack.

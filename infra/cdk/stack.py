@@ -123,6 +123,12 @@ NOTIFICATIONS_QUEUE_ACTIONS_RUNNER = ("sqs:GetQueueUrl", "sqs:SendMessage")
 # Powertools idempotency deletes the record of an attempt that raised, so it can run again.
 IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
 SES_ACTIONS = ("ses:SendRawEmail",)
+# The runner sends its metrics with PutMetricData (its stdout is no log group's: see
+# chalicelib/adapters/cloudwatch_metrics.py). The action has no resource-level permissions, so it
+# is granted on "*" under a condition: the service's own namespace only.
+METRIC_DATA_ACTIONS = ("cloudwatch:PutMetricData",)
+# The sink the stack gives the runners (the Lambdas keep metrics_sink, EMF on stdout by default).
+RUNNER_METRICS_SINK = "cloudwatch"
 # Logical ids chalice package gives the handler ``@app.on_sqs_message(name="notifications")``.
 NOTIFICATIONS_FUNCTION = "Notifications"
 # Chalice names the dispatcher's scheduled Lambda after its function name (app.py).
@@ -462,6 +468,9 @@ class SlipwayStack(Stack):
         self._grant(role, NOTIFICATIONS_QUEUE_ACTIONS_API, [self.notifications_queue.queue_arn])
         self._grant(role, NOTIFICATIONS_DLQ_ACTIONS_API, [self.notifications_dead_letter_queue.queue_arn])
         self._grant(role, IDEMPOTENCY_TABLE_ACTIONS_API, [self.tables["DeliveryIdempotencyModel"].table_arn])
+        if self.settings.metrics_sink == "cloudwatch":
+            # Functions told to call PutMetricData rather than write EMF lines may.
+            self._grant_metric_data(role)
         if self.settings.mail_transport == "ses":
             identities = f"arn:{Aws.PARTITION}:ses:{Aws.REGION}:{Aws.ACCOUNT_ID}:identity/*"
             self._grant(role, SES_ACTIONS, [identities])
@@ -502,8 +511,24 @@ class SlipwayStack(Stack):
             if function is not replay:
                 function.add_property_override("Environment.Variables.SLIPWAY_WS_REPLAY_FUNCTION", replay.ref)
 
+    def _grant_metric_data(self, role: iam.Role) -> None:
+        """``PutMetricData``, in the service's namespace only (``cloudwatch:namespace``)."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(METRIC_DATA_ACTIONS),
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": self.settings.metrics_namespace}},
+            )
+        )
+
+    def runner_metrics_sink(self) -> str:
+        """Where the runners' metrics go: CloudWatch's API, unless metrics are off altogether."""
+        return "off" if self.settings.metrics_sink == "off" else RUNNER_METRICS_SINK
+
     def _grant_runner(self) -> None:
         role = self.runner_role
+        if self.runner_metrics_sink() == "cloudwatch":
+            self._grant_metric_data(role)
         # One role for every host: a runner polls its own pool's queue, and hands messages back to it.
         self._grant(role, JOB_QUEUE_ACTIONS_RUNNER, self.job_queue_arns)
         self._grant(role, CONTROL_QUEUE_ACTIONS_RUNNER, [self._control_queue_arn()])
@@ -769,6 +794,7 @@ class SlipwayStack(Stack):
         # Runners check no caller: the API's credentials stay out of their environment and outputs.
         env = {key: value for key, value in env.items() if not key.startswith(RUNNER_EXCLUDED_PREFIXES)}
         env["AWS_DEFAULT_REGION"] = Aws.REGION
+        env["SLIPWAY_METRICS_SINK"] = self.runner_metrics_sink()
         if self.websocket_api is not None and not self.settings.ws_management_url:
             env["SLIPWAY_WS_MANAGEMENT_URL"] = self._api_url(self.websocket_api, "https")
         return env

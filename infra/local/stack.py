@@ -196,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         # Webhooks and e-mails link back here (no request to take the host from).
         os.environ.setdefault("SLIPWAY_LINKS_BASE_URL", f"http://localhost:{args.port}")
         # GET /metrics answers the counters from the counters table (the API, the runners and the
-        # dispatcher are separate processes); no EMF lines on the terminal.
+        # dispatcher are separate processes); no EMF lines on the terminal, nothing sent to the
+        # emulator's CloudWatch (a runner given SLIPWAY_METRICS_SINK=cloudwatch sends there).
         os.environ.setdefault("SLIPWAY_METRICS_LOCAL_COUNTERS", "1")
-        os.environ.setdefault("SLIPWAY_METRICS_EMF", "0")
+        os.environ.setdefault("SLIPWAY_METRICS_SINK", "off")
         # Webhook receivers on this machine are allowed locally (AWS blocks loopback and private ranges).
         from chalicelib.settings import LOCAL_WEBHOOK_BLOCKED_NETWORKS
 

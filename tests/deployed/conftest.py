@@ -95,7 +95,9 @@ def deployed() -> Iterator[DeployedStack]:
         stage=stage,
         work_dir=WORK_DIR,
         runner_log=WORK_DIR / "runner.log",
-        runner_env={"SLIPWAY_RUNNER_HOST": f"deployed-{stage}"},
+        # The runner's metrics go where the stack says (RunnerEnvironment: PutMetricData), every
+        # second here rather than every minute.
+        runner_env={"SLIPWAY_RUNNER_HOST": f"deployed-{stage}", "SLIPWAY_METRICS_FLUSH_SECONDS": "1"},
     )
     stack = DeployedStack(options).start()
     print(f"\ndeployed {stack.stack_name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in stack.timings.items()))

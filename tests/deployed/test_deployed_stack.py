@@ -12,10 +12,11 @@ import json
 import statistics
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+import boto3
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -77,6 +78,40 @@ def test_a_job_posted_through_api_gateway_runs_in_a_container_and_its_logs_come_
         f"\nwarm GET /healthcheck/ through API Gateway + Lambda: median {statistics.median(latencies) * 1000:.0f} ms,"
         f" max {latencies[-1] * 1000:.0f} ms; POST → done {end_to_end:.2f} s"
     )
+
+
+def test_the_runners_metrics_reach_cloudwatch_as_the_stack_sets_it_up(
+    deployed: DeployedStack, api: DeployedApi
+) -> None:
+    """The stack gives the runner the ``cloudwatch`` sink: its figures are in the emulator's
+    CloudWatch (the Lambdas' EMF lines are not: the emulator turns no log line into a metric)."""
+    assert deployed.runner_environment()["SLIPWAY_METRICS_SINK"] == "cloudwatch"
+    answer = api.enqueue("deployed-metrics", "echo counted")
+    assert api.wait_finished(answer["executionUrl"])["status"] == "done"
+    cloudwatch = boto3.session.Session().client("cloudwatch", region_name="us-east-1", endpoint_url=deployed.endpoint)
+    service = f"slipway-{deployed.options.stage}"
+    host = deployed.options.runner_env["SLIPWAY_RUNNER_HOST"]
+
+    def total(name: str, **dimensions: str) -> float:
+        now = datetime.now(UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="Slipway",
+            MetricName=name,
+            Dimensions=[{"Name": k, "Value": v} for k, v in {"service": service, **dimensions}.items()],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(minutes=5),
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return float(sum(point["Sum"] for point in points))
+
+    deadline = time.monotonic() + 20
+    while total("ExecutionsFinished", Status="done") < 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert total("ExecutionsFinished", Status="done") >= 1
+    assert total("ExecutionsStarted") >= 1
+    listed = cloudwatch.list_metrics(Namespace="Slipway", MetricName="RunnerSlotsInUse")["Metrics"]
+    assert {"service": service, "Host": host} in [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in listed]
 
 
 def test_end_to_end_times_of_warm_runs(api: DeployedApi) -> None:

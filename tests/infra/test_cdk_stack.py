@@ -211,7 +211,11 @@ def test_no_policy_allows_everything_or_anything_on_everything(variant: str, req
             resources = _as_list(statement.get("Resource", []))
             assert "NotAction" not in statement and "NotResource" not in statement, logical_id
             assert not [a for a in actions if a == "*" or str(a).endswith(":*")], (logical_id, actions)
-            assert "*" not in resources, (logical_id, statement)
+            if "*" in resources:
+                # The one action without resource-level permissions, held to the service's namespace.
+                assert actions == list(stack_module.METRIC_DATA_ACTIONS), (logical_id, statement)
+                assert set(statement["Condition"]) == {"StringEquals"}, (logical_id, statement)
+                assert set(statement["Condition"]["StringEquals"]) == {"cloudwatch:namespace"}, (logical_id, statement)
 
 
 def _grants(synthesis: Synthesis, role_prefix: str) -> dict[str, set[str]]:
@@ -228,6 +232,16 @@ def _grants(synthesis: Synthesis, role_prefix: str) -> dict[str, set[str]]:
                 for resource in _as_list(statement["Resource"]):
                     grants.setdefault(action, set()).add(json.dumps(resource, sort_keys=True))
     return grants
+
+
+def _statements(synthesis: Synthesis, role_prefix: str, action: str) -> list[dict[str, Any]]:
+    """The statements of a role's policies that allow ``action``."""
+    found = []
+    for policy in synthesis.resources("AWS::IAM::Policy").values():
+        if any(ref["Ref"].startswith(role_prefix) for ref in policy["Properties"]["Roles"]):
+            statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            found += [s for s in statements if action in _as_list(s["Action"])]
+    return found
 
 
 def _logical_id(synthesis: Synthesis, kind: str, name_key: str, name: str) -> str:
@@ -301,7 +315,14 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
     # It reads the secrets that jobs' env vars may reference (settings.env_secret_ref_patterns), only those.
     expected |= {r: {"secretsmanager:GetSecretValue"} for r in by_resource if ":secret:slipway/*" in r}
     expected |= {r: {"ssm:GetParameter"} for r in by_resource if ":parameter/slipway/*" in r}
+    # It sends its metrics (PutMetricData has no resource-level permissions: see below).
+    expected[json.dumps("*")] = {"cloudwatch:PutMetricData"}
     assert by_resource == expected
+    [metric_data] = _statements(synthesized, "RunnerRole", "cloudwatch:PutMetricData")
+    assert metric_data["Resource"] == "*"
+    assert metric_data["Condition"] == {"StringEquals": {"cloudwatch:namespace": settings.metrics_namespace}}
+    # ... and the Lambdas write EMF lines: their role may not call it.
+    assert _statements(synthesized, "ApiFunctionRole", "cloudwatch:PutMetricData") == []
     template = Template.from_json(synthesized.template)
     template.has_resource_properties(
         "AWS::IAM::Role",
@@ -329,6 +350,8 @@ def test_lambda_functions_run_under_the_stack_role_with_the_stage_environment(sy
         variables = properties["Environment"]["Variables"]
         assert variables["SLIPWAY_STAGE"] == synthesized.stage
         assert variables["SLIPWAY_RUNNER_CONCURRENCY"] == CONTEXT["runner_concurrency"]
+        # The functions keep the default sink: EMF lines, which their log groups turn into metrics.
+        assert "SLIPWAY_METRICS_SINK" not in variables
     grants = _grants(synthesized, "ApiFunctionRole")
     settings = Settings(stage=synthesized.stage)
     notifications = json.dumps(
@@ -400,6 +423,8 @@ def test_outputs_of_the_real_app(synthesized: Synthesis) -> None:
     assert f"SLIPWAY_STAGE={synthesized.stage}" in environment
     assert f"SLIPWAY_RUNNER_CONCURRENCY={CONTEXT['runner_concurrency']}" in environment
     assert "AWS_DEFAULT_REGION=" in environment
+    # The runners send their metrics with PutMetricData: nothing reads their stdout for EMF.
+    assert "SLIPWAY_METRICS_SINK=cloudwatch" in environment
     # The app may or may not declare WebSocket handlers yet: the stack follows it.
     assert ("WebSocketUrl" in outputs) == _websocket_declared(synthesized)
     config, behaviors = _behaviors(synthesized)

@@ -148,6 +148,8 @@ def test_every_field_round_trips_through_the_environment():
             changed[f.name] = "7m"
         elif f.name == "metadata_probe":
             changed[f.name] = "warn"
+        elif f.name == "metrics_sink":
+            changed[f.name] = "cloudwatch"
         elif f.type == "bool":
             changed[f.name] = True
         elif f.type == "int":
@@ -196,6 +198,8 @@ def test_get_settings_is_read_once():
         ("SLIPWAY_AUTH_BASIC_USERS", "alice", "user:password"),
         ("SLIPWAY_AUTH_API_KEYS", "sha256:abc", "64 hex digits"),
         ("SLIPWAY_WEBHOOK_BLOCKED_NETWORKS", "10.0.0.0/33", "not a network"),
+        ("SLIPWAY_METRICS_SINK", "emf", "SLIPWAY_METRICS_SINK must be one of emf-stdout, cloudwatch, off"),
+        ("SLIPWAY_METRICS_BACKLOG_VALUES", "-1", "SLIPWAY_METRICS_BACKLOG_VALUES must be at least 0"),
     ],
 )
 def test_texts_that_need_parsing_are_refused_when_the_settings_are_made(name, raw, message):
