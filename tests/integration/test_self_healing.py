@@ -440,7 +440,7 @@ def test_a_reattached_start_is_counted_once(
     left (held on the network): the restarted runner publishes it without counting it again."""
     from tests.integration.test_metrics import moved, scrape, scrape_until
 
-    counting = {"metrics_local_counters": "1", "metrics_emf": "0"}
+    counting = {"metrics_local_counters": "1", "metrics_sink": "off"}
     receiver = WebhookReceiver().start()
     host = f"count-{uuid.uuid4().hex[:6]}"
     before = scrape(healing_api)
