@@ -54,20 +54,21 @@ def botocore_session() -> botocore.session.Session:
 
 
 @cache
-def _client(service: str, endpoint_url: str | None, live: bool) -> Any:
+def _client(service: str, endpoint_url: str | None, live: bool, region: str) -> Any:
     return _session().client(
         service,
-        region_name=get_settings().region,
+        region_name=region,
         endpoint_url=endpoint_url,
         config=LIVE_CONFIG if live else CLIENT_CONFIG,
     )
 
 
-def client(service: str, endpoint_url: str | None = None, live: bool = False) -> Any:
+def client(service: str, endpoint_url: str | None = None, live: bool = False, region: str | None = None) -> Any:
     """A shared client for ``service``; boto3 clients are thread-safe once made. ``live``: the
-    short timeouts of live-log posts."""
+    short timeouts of live-log posts. ``region``: another region than the service's (a secret
+    whose ARN names its own, a registry's), one client per region, still on the one session."""
     with _lock:
-        return _client(service, endpoint_url, live)
+        return _client(service, endpoint_url, live, region or get_settings().region)
 
 
 class SharedSessionConnection(Connection):
