@@ -197,6 +197,10 @@ class Settings:
     registry_credentials_file: str = ""
     # How long the runner keeps credentials it read before reading them again (seconds).
     registry_credentials_ttl_seconds: int = 300
+    # An image on an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com) that neither of the
+    # above names is pulled with a token from ecr:GetAuthorizationToken (valid 12 h), kept until
+    # this many seconds before it expires, so no pull starts on a token about to lapse.
+    registry_ecr_token_margin_seconds: int = 900
     # The pool this runner serves (it polls that pool's queue only).
     runner_pool: str = "default"
     # TCP port of this runner's Docker endpoint in its host id ("name:port"); 0 = the endpoint's

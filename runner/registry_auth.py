@@ -1,10 +1,16 @@
 """Credentials of private registries for the runner's pulls, read when needed and kept a while.
 
-``settings.registry_secrets`` maps a registry to a Secrets Manager secret (AWS);
-``settings.registry_credentials_file`` is a JSON file of registry → credentials (local). A
-registry in neither is pulled from anonymously. What was read is kept
-``registry_credentials_ttl_seconds``, so a rotated secret is picked up within that time and a
-burst of pulls reads it once.
+Where a registry's credentials come from, first found wins:
+
+1. ``settings.registry_secrets``: registry → Secrets Manager secret (ARN or name) (AWS);
+2. ``settings.registry_credentials_file``: a JSON file of registry → credentials (local);
+3. an ECR registry (``<account>.dkr.ecr.<region>.amazonaws.com``): a token from
+   ``ecr:GetAuthorizationToken`` in that region, with the runner role's rights;
+4. else none: the image is pulled anonymously.
+
+What was read from 1 or 2 is kept ``registry_credentials_ttl_seconds``, so a rotated secret is
+picked up within that time and a burst of pulls reads it once; an ECR token is kept until
+``registry_ecr_token_margin_seconds`` before ECR says it expires.
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from chalicelib.adapters import registry_secrets
+from chalicelib.adapters import registry_tokens, secrets
+from chalicelib.domain.ecr import EcrRegistry, ecr_registry, kept_for
 from chalicelib.domain.registries import canonical_registry
+from chalicelib.domain.registry_credentials import RegistryAuth, from_file, from_secret
 from chalicelib.settings import Settings
+
+TokenSource = Callable[[EcrRegistry], registry_tokens.RegistryToken]
 
 
 def _secret_map(raw: str) -> dict[str, str]:
@@ -29,35 +39,50 @@ def _secret_map(raw: str) -> dict[str, str]:
 
 
 class RegistryCredentials:
-    """``credentials(registry)`` → ``{"username", "password"}`` or None, cached with a TTL."""
+    """``credentials(registry)`` → ``{"username", "password"}`` or None, cached (see above).
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+    ``clock`` is monotonic: an ECR token's expiry (wall-clock time) is turned into a deadline
+    on it when the token is fetched. ``ecr_token`` fetches a token (the ECR adapter's)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        ecr_token: TokenSource = registry_tokens.authorization_token,
+    ) -> None:
         self._secrets = _secret_map(settings.registry_secrets)
         self._file = settings.registry_credentials_file
         self._ttl = settings.registry_credentials_ttl_seconds
+        self._margin = settings.registry_ecr_token_margin_seconds
         self._clock = clock
-        self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
+        self._ecr_token = ecr_token
+        # registry → (until, on the monotonic clock; the credentials or None).
+        self._cache: dict[str, tuple[float, RegistryAuth | None]] = {}
         self._lock = threading.Lock()
 
-    @property
-    def configured(self) -> bool:
-        return bool(self._secrets or self._file)
-
-    def __call__(self, registry: str) -> dict[str, str] | None:
+    def __call__(self, registry: str) -> RegistryAuth | None:
         registry = canonical_registry(registry)
         now = self._clock()
         with self._lock:
             cached = self._cache.get(registry)
-            if cached is not None and now - cached[0] < self._ttl:
+            if cached is not None and now < cached[0]:
                 return cached[1]
-        found = self._read(registry)
+        found, kept = self._read(registry)
         with self._lock:
-            self._cache[registry] = (now, found)
+            self._cache[registry] = (now + kept, found)
         return found
 
-    def _read(self, registry: str) -> dict[str, str] | None:
+    def _read(self, registry: str) -> tuple[RegistryAuth | None, float]:
+        """The credentials of ``registry`` and for how many seconds they may be kept."""
         if registry in self._secrets:
-            return registry_secrets.read_secret(self._secrets[registry])
+            secret = self._secrets[registry]
+            return from_secret(secrets.read_secret(secret), secret), self._ttl
         if self._file:
-            return registry_secrets.read_file(self._file, registry)
-        return None
+            found = from_file(secrets.read_file(self._file), self._file, registry)
+            if found is not None:
+                return found, self._ttl
+        ecr = ecr_registry(registry)
+        if ecr is not None:
+            token = self._ecr_token(ecr)
+            return token.auth, kept_for(token.expires_at - time.time(), self._margin)
+        return None, self._ttl

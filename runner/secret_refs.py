@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from chalicelib.adapters.secret_store import SecretUnavailable, read_secret
+from chalicelib.adapters.secrets import SecretUnavailable, read_secret
 from chalicelib.domain.redaction import SECRET_VALUES, SecretValues, is_visible_name
 from chalicelib.domain.secret_refs import references
 from runner.docker_engine import EngineError

@@ -55,16 +55,24 @@ def botocore_session() -> botocore.session.Session:
 
 
 @cache
-def _client(service: str, endpoint_url: str | None, config: Config) -> Any:
-    return _session().client(service, region_name=get_settings().region, endpoint_url=endpoint_url, config=config)
+def _client(service: str, endpoint_url: str | None, config: Config, region: str) -> Any:
+    return _session().client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
 
-def client(service: str, endpoint_url: str | None = None, live: bool = False, config: Config | None = None) -> Any:
+def client(
+    service: str,
+    endpoint_url: str | None = None,
+    live: bool = False,
+    config: Config | None = None,
+    region: str | None = None,
+) -> Any:
     """A shared client for ``service``; boto3 clients are thread-safe once made. ``live``: the
     short timeouts of live-log posts; ``config``: another of ``client_config``'s configurations
-    (one client is made per configuration)."""
+    (one client is made per configuration). ``region``: another region than the service's (a
+    secret whose ARN names its own, a registry's), one client per region, still on the one session."""
     with _lock:
-        return _client(service, endpoint_url, config or (LIVE_CONFIG if live else CLIENT_CONFIG))
+        chosen = config or (LIVE_CONFIG if live else CLIENT_CONFIG)
+        return _client(service, endpoint_url, chosen, region or get_settings().region)
 
 
 class SharedSessionConnection(Connection):

@@ -12,7 +12,7 @@ from functools import cache
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import client
-from chalicelib.adapters.secret_store import SecretUnavailable, read_secret
+from chalicelib.adapters.secrets import SecretUnavailable, read_secret
 from chalicelib.domain.mail import TLS_MODES, Mail, MailError, build_message
 from chalicelib.settings import Settings, get_settings
 

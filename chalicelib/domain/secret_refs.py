@@ -19,6 +19,14 @@ from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.redaction import SECRET_REF
 
 SECRETS_MANAGER, SSM = "secretsmanager", "ssm"
+
+
+class SecretUnavailable(Exception):
+    """A secret (an env var's, the SMTP password, a registry's credentials) could not be read or
+    is not of the expected shape. The message says which secret and why, never its value: it
+    ends up in an execution's ``error`` and in logs."""
+
+
 _ARN = re.compile(
     r"^arn:(?P<partition>[a-z-]+):(?P<service>secretsmanager|ssm):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"(?P<resource>secret:[A-Za-z0-9/_+=.@!-]+|parameter/[A-Za-z0-9/_.-]+)$"
@@ -29,7 +37,9 @@ _ARN = re.compile(
 class SecretRef:
     arn: str
     service: str
+    # The region and account the ARN names: the secret is read there, whatever the service's own.
     region: str
+    account: str
 
     @property
     def parameter_name(self) -> str:
@@ -41,7 +51,7 @@ def parse_ref(arn: str) -> SecretRef | None:
     match = _ARN.match(arn)
     if match is None:
         return None
-    return SecretRef(arn, match["service"], match["region"])
+    return SecretRef(arn, match["service"], match["region"], match["account"])
 
 
 def references(envs: Mapping[str, object]) -> dict[str, str]:

@@ -61,6 +61,9 @@ class DeployOptions:
     # An address the alarms (dead-letter queues, Lambda errors) are e-mailed to (an SNS topic is
     # made either way).
     alarm_email: str = ""
+    # The ECR repositories the runners may pull from, comma-separated: ARNs (wildcards allowed),
+    # or names and name patterns (``team/*``) in the stack's account and region. Empty: any.
+    ecr_repositories: str = ""
 
 
 @dataclass(frozen=True)

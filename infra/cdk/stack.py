@@ -77,6 +77,10 @@ RUNNER_EXCLUDED_PREFIXES = ("SLIPWAY_AUTH_", "SLIPWAY_SMTP_")
 SECRET_REF_ACTIONS = {"secretsmanager": ("secretsmanager:GetSecretValue",), "ssm": ("ssm:GetParameter",)}
 # Powertools removes the record of a failed idempotent enqueue so its key can be used again.
 IDEMPOTENCY_TABLE_ACTIONS_API = ("dynamodb:DeleteItem",)
+# A runner pulls from ECR with a token it asks for itself (runner/registry_auth.py): the token
+# call takes no resource; the pull rights are on the repositories (``ecr_repositories``).
+ECR_TOKEN_ACTIONS = ("ecr:GetAuthorizationToken",)
+ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 # What each role may do; every action is granted on named ARNs only.
 TABLE_ACTIONS_API = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
@@ -549,6 +553,18 @@ class SlipwayStack(Stack):
         if registry_secrets:
             # Private registries' credentials, read at pull time (runner/registry_auth.py).
             self._grant(role, ("secretsmanager:GetSecretValue",), registry_secrets)
+        self._grant(role, ECR_TOKEN_ACTIONS, ["*"])
+        self._grant(role, ECR_PULL_ACTIONS, self._ecr_repository_arns())
+
+    def _ecr_repository_arns(self) -> list[str]:
+        """The ECR repositories the runners may pull from: ``-c ecr_repositories`` (ARNs, or
+        names and name patterns in the stack's account and region), any one when empty."""
+        entries = [entry.strip() for entry in self.config.options.ecr_repositories.split(",") if entry.strip()]
+        if not entries:
+            # Any region and account: another account's repository says itself whom it lets pull.
+            return [f"arn:{Aws.PARTITION}:ecr:*:*:repository/*"]
+        prefix = f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{Aws.ACCOUNT_ID}:repository/"
+        return [entry if entry.startswith("arn:") else prefix + entry for entry in entries]
 
     def _registry_secret_arns(self) -> list[str]:
         """The secrets of ``registry_secrets``: an ARN as given, a name as the ARNs it may have
@@ -559,12 +575,13 @@ class SlipwayStack(Stack):
         return [secret if secret.startswith("arn:") else f"{prefix}{secret}-??????" for secret in secrets]
 
     def _secret_ref_arn(self, pattern: str) -> str:
-        """An ``env_secret_ref_patterns`` entry as an IAM resource: wildcard partition, region and
-        account become this stack's."""
+        """An ``env_secret_ref_patterns`` entry as an IAM resource: wildcard partition and account
+        become this stack's. A wildcard region stays one: the runner reads a secret in the region
+        its ARN names, as the pattern lets a job reference it there."""
         parts = pattern.split(":", 5)
         if len(parts) < 6:
             raise ValueError(f"env_secret_ref_patterns: {pattern!r} is not an ARN pattern")
-        for index, value in ((1, Aws.PARTITION), (3, Aws.REGION), (4, Aws.ACCOUNT_ID)):
+        for index, value in ((1, Aws.PARTITION), (4, Aws.ACCOUNT_ID)):
             if parts[index] == "*":
                 parts[index] = value
         return ":".join(parts)

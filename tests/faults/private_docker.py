@@ -37,26 +37,51 @@ BRIDGE = "slwfault0"
 BRIDGE_ADDRESS = "10.254.213.1/24"
 
 
-def _ensure_bridge() -> None:
-    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, check=False).returncode == 0:
+def _ensure_bridge(bridge: str, address: str) -> None:
+    if subprocess.run(["ip", "link", "show", bridge], capture_output=True, check=False).returncode == 0:
         return
-    subprocess.run(_as_root(["ip", "link", "add", BRIDGE, "type", "bridge"]), check=True)
-    subprocess.run(_as_root(["ip", "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE]), check=True)
-    subprocess.run(_as_root(["ip", "link", "set", BRIDGE, "up"]), check=True)
+    subprocess.run(_as_root(["ip", "link", "add", bridge, "type", "bridge"]), check=True)
+    subprocess.run(_as_root(["ip", "addr", "add", address, "dev", bridge]), check=True)
+    subprocess.run(_as_root(["ip", "link", "set", bridge, "up"]), check=True)
 
 
-def _remove_bridge() -> None:
-    subprocess.run(_as_root(["ip", "link", "delete", BRIDGE]), capture_output=True, check=False)
+def _remove_bridge(bridge: str) -> None:
+    subprocess.run(_as_root(["ip", "link", "delete", bridge]), capture_output=True, check=False)
 
 
 class PrivateDockerd:
-    def __init__(self, root: Path) -> None:
+    """``bridge``/``bridge_address``: another suite's daemon takes another bridge, so the two can
+    run at once. ``hosts``: names the daemon alone resolves to addresses of this machine (it runs
+    in a mount namespace of its own whose ``/etc/hosts`` adds them; the machine's is untouched).
+    ``extra_args``: more ``dockerd`` options (``--insecure-registry=…``)."""
+
+    def __init__(
+        self,
+        root: Path,
+        bridge: str = BRIDGE,
+        bridge_address: str = BRIDGE_ADDRESS,
+        hosts: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.root = root
         self.socket = root / "docker.sock"
         self.pidfile = root / "docker.pid"
         self.log_path = root / "dockerd.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.bridge, self.bridge_address = bridge, bridge_address
+        self.hosts = hosts or {}
+        self.extra_args = extra_args
+
+    def _hosts_wrapper(self) -> list[str]:
+        """The command prefix that runs dockerd with its own ``/etc/hosts`` (none without ``hosts``)."""
+        if not self.hosts:
+            return []
+        hosts_file = self.root / "hosts"
+        added = "".join(f"{address} {name}\n" for name, address in self.hosts.items())
+        hosts_file.write_text(Path("/etc/hosts").read_text() + "\n" + added)
+        script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(hosts_file)]
 
     @property
     def url(self) -> str:
@@ -68,16 +93,18 @@ class PrivateDockerd:
     def start(self, timeout: float = 60) -> PrivateDockerd:
         assert shutil.which("dockerd"), "dockerd is not installed (bin/setup.sh installs it)"
         self.root.mkdir(parents=True, exist_ok=True)
-        _ensure_bridge()
+        _ensure_bridge(self.bridge, self.bridge_address)
         command = [
+            *self._hosts_wrapper(),
             "dockerd",
             f"--host={self.url}",
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.pidfile}",
-            f"--bridge={BRIDGE}",
+            f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip-masq=false",
+            *self.extra_args,
         ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps its copy
         self.process = subprocess.Popen(_as_root(command), stdout=log, stderr=log)
@@ -129,7 +156,7 @@ class PrivateDockerd:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         subprocess.run(_as_root(["rm", "-rf", str(self.root / "data"), str(self.root / "exec")]), check=False)
-        _remove_bridge()
+        _remove_bridge(self.bridge)
 
     def __enter__(self) -> PrivateDockerd:
         return self.start()

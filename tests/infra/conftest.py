@@ -28,6 +28,7 @@ from tests.infra.support import (
     STAGE,
     WS_API_STAGE,
     WS_DOMAIN,
+    WS_ECR_REPOSITORY,
     WS_STAGE,
     Synthesis,
     run,
@@ -175,6 +176,7 @@ def ws_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
         "retain_data": "true",
         # No authentication: allowed by the loud flag only (the warning is checked in test_api_exposure.py).
         "i_understand_this_api_is_public": "true",
+        "ecr_repositories": f"team/*, {WS_ECR_REPOSITORY}",
     }
     script = WS_SYNTH.format(root=str(ROOT), context=context, out=str(out), project=str(project), stage=WS_STAGE)
     started = time.monotonic()

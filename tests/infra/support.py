@@ -30,6 +30,8 @@ CONTEXT = {
 WS_STAGE = "wstest"
 WS_API_STAGE = "v1"
 WS_DOMAIN = "jobs.example.com"
+# The ws stack's runners may pull from two ECR repositories only (``ecr_repositories``).
+WS_ECR_REPOSITORY = "arn:aws:ecr:eu-west-1:123456789012:repository/base-images"
 
 
 @dataclass(frozen=True)

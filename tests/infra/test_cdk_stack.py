@@ -20,7 +20,7 @@ from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.resources import bucket_names, queue_specs
 from chalicelib.settings import Settings, get_settings
 from infra.cdk import stack as stack_module
-from tests.infra.support import CONTEXT, WS_API_STAGE, WS_DOMAIN, Synthesis
+from tests.infra.support import CONTEXT, WS_API_STAGE, WS_DOMAIN, WS_ECR_REPOSITORY, Synthesis
 
 # -- tables ---------------------------------------------------------------------------------
 
@@ -198,6 +198,10 @@ def _policy_documents(template: dict[str, Any]) -> list[tuple[str, dict[str, Any
     return documents
 
 
+# Actions IAM knows no resource of: granted on "*", alone in their statement.
+RESOURCELESS_ACTIONS = {"ecr:GetAuthorizationToken"}
+
+
 @pytest.mark.parametrize("variant", ["synthesized", "ws_synthesized"])
 def test_no_policy_allows_everything_or_anything_on_everything(variant: str, request: pytest.FixtureRequest) -> None:
     synthesis: Synthesis = request.getfixturevalue(variant)
@@ -211,11 +215,13 @@ def test_no_policy_allows_everything_or_anything_on_everything(variant: str, req
             resources = _as_list(statement.get("Resource", []))
             assert "NotAction" not in statement and "NotResource" not in statement, logical_id
             assert not [a for a in actions if a == "*" or str(a).endswith(":*")], (logical_id, actions)
-            if "*" in resources:
-                # The one action without resource-level permissions, held to the service's namespace.
+            if "*" in resources and "cloudwatch:PutMetricData" in actions:
+                # An action without resource-level permissions, held to the service's namespace.
                 assert actions == list(stack_module.METRIC_DATA_ACTIONS), (logical_id, statement)
                 assert set(statement["Condition"]) == {"StringEquals"}, (logical_id, statement)
                 assert set(statement["Condition"]["StringEquals"]) == {"cloudwatch:namespace"}, (logical_id, statement)
+            elif not set(actions) <= RESOURCELESS_ACTIONS:
+                assert "*" not in resources, (logical_id, statement)
 
 
 def _grants(synthesis: Synthesis, role_prefix: str) -> dict[str, set[str]]:
@@ -315,8 +321,15 @@ def test_runner_role_has_exactly_what_a_runner_needs(synthesized: Synthesis) -> 
     # It reads the secrets that jobs' env vars may reference (settings.env_secret_ref_patterns), only those.
     expected |= {r: {"secretsmanager:GetSecretValue"} for r in by_resource if ":secret:slipway/*" in r}
     expected |= {r: {"ssm:GetParameter"} for r in by_resource if ":parameter/slipway/*" in r}
-    # It sends its metrics (PutMetricData has no resource-level permissions: see below).
-    expected[json.dumps("*")] = {"cloudwatch:PutMetricData"}
+    # It sends its metrics (PutMetricData has no resource-level permissions: see below) and asks
+    # ECR for registry tokens (a call on no resource); it pulls from any repository by default.
+    expected[json.dumps("*")] = {"cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"}
+    any_repository = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ecr:*:*:repository/*"]]}
+    expected[json.dumps(any_repository, sort_keys=True)] = {
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+    }
     assert by_resource == expected
     [metric_data] = _statements(synthesized, "RunnerRole", "cloudwatch:PutMetricData")
     assert metric_data["Resource"] == "*"
@@ -394,6 +407,32 @@ def test_the_notifications_handler_reads_its_queue_with_partial_batch_failures(s
     assert grants["dynamodb:DeleteItem"] == {json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in (table, idempotency)}
     # SMTP by default: no SES permission unless the stage sends through SES.
     assert "ses:SendRawEmail" not in grants
+
+
+def test_ecr_pulls_may_be_restricted_to_named_repositories(ws_synthesized: Synthesis) -> None:
+    grants = _grants(ws_synthesized, "RunnerRole")
+
+    assert grants["ecr:GetAuthorizationToken"] == {json.dumps("*")}
+    named = json.dumps(
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":ecr:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":repository/team/*",
+                ],
+            ]
+        },
+        sort_keys=True,
+    )
+    pinned = json.dumps(WS_ECR_REPOSITORY)
+    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"):
+        assert grants[action] == {named, pinned}, action
 
 
 def test_websocket_handlers_may_manage_their_connections(ws_synthesized: Synthesis) -> None:

@@ -61,6 +61,18 @@ def test_a_secrets_manager_secret_and_an_ssm_parameter_reach_the_container_only(
     assert value not in (LOG_DIR / "stack.log").read_text()
 
 
+def test_a_secret_in_another_region_reaches_the_container(api: Api, stack: StackProcess, task_id: str) -> None:
+    elsewhere = boto3.client("secretsmanager", endpoint_url=stack.aws_endpoint, region_name="eu-west-1")
+    value = "far-" + uuid.uuid4().hex
+    arn = elsewhere.create_secret(Name=f"slipway/{task_id}/far", SecretString=value)["ARN"]
+    assert ":eu-west-1:" in arn  # the service's region is us-east-1
+
+    answer = api.enqueue(task_id, f"bash -c '{_holds('FAR', value)}'", envs={"FAR": {"secretRef": arn}})
+    execution = api.wait_finished(answer["executionUrl"])
+
+    assert execution["status"] == "done", execution
+
+
 def test_a_missing_secret_fails_the_execution_with_a_clear_error(api: Api, task_id: str) -> None:
     arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:slipway/{task_id}/gone-AbCdEf"
 

@@ -64,10 +64,11 @@ RUNNER_ADAPTER_PORTS: dict[str, set[str] | None] = {
     "chalicelib.adapters.slots": None,
     "chalicelib.adapters.ws_api": {"send", "close", "ConnectionGone"},
     "chalicelib.adapters.connections": {"viewers"},
-    # The secrets a job's env vars reference, read when its container is made (runner/secret_refs.py).
-    "chalicelib.adapters.secret_store": {"read_secret", "SecretUnavailable"},
-    # Private registries' credentials, read at pull time (runner/registry_auth.py).
-    "chalicelib.adapters.registry_secrets": {"read_secret", "read_file"},
+    # The secrets a job's env vars reference, read when its container is made (runner/secret_refs.py),
+    # and private registries' credentials, read at pull time (runner/registry_auth.py).
+    "chalicelib.adapters.secrets": {"read_secret", "read_file", "SecretUnavailable"},
+    # ECR's short-lived registry tokens, fetched at pull time (runner/registry_auth.py).
+    "chalicelib.adapters.registry_tokens": {"authorization_token", "RegistryToken"},
     "chalicelib.adapters.models": {"ExecutionModel", "JobModel"},
     # The execution's own state changes while the runner holds it; shrinks as services take them.
     "chalicelib.adapters.execution_repository": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.secret_store import SecretUnavailable
+from chalicelib.adapters.secrets import SecretUnavailable
 from chalicelib.domain.errors import ValidationError
 from chalicelib.domain.job_limits import refuse_too_many_deliveries
 from chalicelib.domain.payload import parse_job
