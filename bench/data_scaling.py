@@ -255,6 +255,7 @@ def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Lo
         JobModel,
         TaskModel,
         TaskWordModel,
+        task_id_shard,
     )
     from chalicelib.domain.clock import ISO_FORMAT
     from chalicelib.domain.ids import derived_execution_id, new_job_id
@@ -363,6 +364,7 @@ def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Lo
                 created_at=task_created,
                 last_modified_at=last_job_created,
                 jobs_count=job_count,
+                id_shard=task_id_shard(task_id),
             )
         )
         words += [TaskWordModel(word, task_id) for word in task_words(task_id)]

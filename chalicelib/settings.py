@@ -140,6 +140,14 @@ class Settings:
     # Sparse indexes (held runs, runs awaiting dispatch, owed events) spread their items over this
     # many partition values, chosen from the execution id, so none of them is a hot partition.
     index_shards: int = 8
+    # The task-id index (by-task-id: a scoped key's listing reads the ids under its pattern's
+    # prefix) spreads the tasks over this many partition values, from a CRC-32 of the task id.
+    # Changing it is safe: listings read every task id instead until the dispatcher's tick (or
+    # the local provisioning) has moved every task to its new shard.
+    task_id_shards: int = 4
+    # Tasks stored before the task-id index existed (or before ``task_id_shards`` changed) are
+    # put in it by the dispatcher's tick, at most this many a tick.
+    task_id_backfill_per_tick: int = 500
     # A ``started``/``finished`` event still marked owed on its execution this long after its
     # write (seconds: the publish after the write failed or its writer died) is published again
     # by the dispatcher's tick; consumers drop a copy of one that did go out.
@@ -411,6 +419,12 @@ class Settings:
         _ = (self.pool_list, self.credentials, self.gateway_authorizer)
         if self.index_shards < 1:
             raise ValueError(f"SLIPWAY_INDEX_SHARDS must be at least 1, not {self.index_shards}")
+        if self.task_id_shards < 1:
+            raise ValueError(f"SLIPWAY_TASK_ID_SHARDS must be at least 1, not {self.task_id_shards}")
+        if self.task_id_backfill_per_tick < 1:
+            raise ValueError(
+                f"SLIPWAY_TASK_ID_BACKFILL_PER_TICK must be at least 1, not {self.task_id_backfill_per_tick}"
+            )
         if self.reap_candidate_factor <= 0:
             raise ValueError(f"SLIPWAY_REAP_CANDIDATE_FACTOR must be above 0, not {self.reap_candidate_factor}")
         if self.metadata_probe not in ("auto", "refuse", "warn", "off"):

@@ -25,6 +25,7 @@ from chalicelib.adapters.models import (
     JobModel,
     TaskModel,
     TaskWordModel,
+    task_id_shard,
 )
 from chalicelib.domain.clock import ISO_FORMAT
 from chalicelib.domain.statuses import ExecutionStatus
@@ -118,6 +119,7 @@ def _save_job_once(
                 created_at=now,
                 last_modified_at=now,
                 jobs_count=1,
+                id_shard=task_id_shard(task_id),
             )
             tx.save(task, condition=TaskModel.task_id.does_not_exist())
             tx.update(CounterModel(counters.TASKS), actions=[CounterModel.value.add(1)])

@@ -61,6 +61,19 @@ def owed_shard(execution_id: str) -> str:
     return shard_value(OWED_SHARD, execution_id, get_settings().index_shards)
 
 
+# Partition prefix of the task-id index: each task takes ``ids#<n>`` (n from its id).
+TASK_ID_SHARD = "ids"
+
+
+def task_id_shard(task_id: str) -> str:
+    return shard_value(TASK_ID_SHARD, task_id, get_settings().task_id_shards)
+
+
+def task_id_partitions() -> list[str]:
+    """Every partition value of the task-id index (it never held unsharded items)."""
+    return partition_values(TASK_ID_SHARD, get_settings().task_id_shards, legacy=False)
+
+
 def partitions(prefix: str, legacy: bool = True) -> list[str]:
     """Every partition value of a sharded index (with ``legacy``, the unsharded one too)."""
     return partition_values(prefix, get_settings().index_shards, legacy)
@@ -134,6 +147,20 @@ class TasksByCreation(GlobalSecondaryIndex["TaskModel"]):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class TasksById(GlobalSecondaryIndex["TaskModel"]):
+    """Task ids in order, over ``task_id_shards`` partitions: a Query per shard with
+    ``begins_with`` reads the ids under one prefix only, so a scoped key's listing costs what
+    its own tasks cost, not every team's. ``created_key`` is projected to order them newest
+    first as the listing of all tasks does."""
+
+    class Meta:
+        index_name = "by-task-id"
+        projection = IncludeProjection(["created_key"])
+
+    id_shard = UnicodeAttribute(hash_key=True)
+    task_id = UnicodeAttribute(range_key=True)
+
+
 class TaskModel(_SharedConnectionModel):
     class Meta(_Meta):
         settings_field = "tasks_table"
@@ -145,8 +172,12 @@ class TaskModel(_SharedConnectionModel):
     created_at = UTCDateTimeAttribute()
     last_modified_at = UTCDateTimeAttribute()
     jobs_count = NumberAttribute(default=0)
+    # ``ids#<n>`` (task_id_shard): the task's partition in the task-id index. Tasks stored
+    # before that index existed lack it until the backfill (task_repository.backfill_id_index).
+    id_shard = UnicodeAttribute(null=True)
 
     by_creation = TasksByCreation()
+    by_task_id = TasksById()
 
 
 class TaskWordModel(_SharedConnectionModel):

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import SlipwayError
+from chalicelib.domain.task_prefixes import search_prefixes
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 VERBS = (READ, WRITE, ADMIN)
@@ -48,6 +49,18 @@ class Scope:
     @property
     def unlimited(self) -> bool:
         return self.tasks == ".*" and self.verbs == frozenset(VERBS)
+
+    @property
+    def every_task(self) -> bool:
+        """Whether it covers every task (whatever its verbs): a listing by it is everyone's."""
+        return self.tasks == ".*"
+
+    @property
+    def task_prefixes(self) -> tuple[str, ...] | None:
+        """The id prefixes every task it covers starts with (one per top-level alternative of
+        its pattern), or None when its pattern forces none (``.*-x``): what a listing by this
+        scope looks ids up by (``domain/task_prefixes.py``)."""
+        return search_prefixes(self.tasks)
 
     def covers_task(self, task_id: str) -> bool:
         return self.pattern.fullmatch(task_id) is not None

@@ -1,6 +1,7 @@
 """The dispatcher's tick: turns due schedules into executions (``schedules.materialize``),
 resends lost messages, publishes the start/end events still owed (``events.republish_owed``,
-the outbox) and ends the executions of runners that stopped heart-beating (``liveness.reap``).
+the outbox), ends the executions of runners that stopped heart-beating (``liveness.reap``) and
+puts tasks stored before the task-id index existed in it (``task_repository.backfill_id_index``).
 
 In AWS an EventBridge rule runs ``tick`` every minute; the local stack runs it every second.
 Each tick creates the executions due within the look-ahead window, each sent to SQS delayed to
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from chalicelib.adapters import execution_repository, job_repository
+from chalicelib.adapters import execution_repository, job_repository, task_repository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.services import events, liveness
@@ -48,6 +49,12 @@ def tick(now: datetime | None = None) -> TickReport:
         # Still owed: the next tick tries again; the reaper below must not wait for it.
         logger.exception("publishing the owed events failed")
     report.given_up = liveness.reap(now, reaper=DISPATCHER)
+    try:
+        # Tasks stored before the task-id index existed (an upgraded table): a batch a tick
+        # until all are in it; then one GetItem a tick.
+        task_repository.backfill_id_index(settings.task_id_backfill_per_tick)
+    except Exception:
+        logger.exception("backfilling the task-id index failed")
     return report
 
 

@@ -14,12 +14,11 @@ from chalicelib.settings import get_settings
 
 
 def list_tasks(page: int, urls: Urls, scope: Scope = FULL) -> views.TaskPage:
-    """All tasks, newest first; for a caller limited to some tasks, only those (their ids are
-    read whole and filtered here: the index cannot match a pattern)."""
+    """All tasks, newest first; for a caller limited to some tasks, only those (see
+    ``_scoped_task_ids``)."""
     per_page = get_settings().tasks_per_page
-    if not scope.unlimited:
-        ids = visible_tasks(scope, task_repository.task_ids_newest_first())
-        return _page_of(ids, page, per_page, urls.tasks_page(), urls)
+    if not scope.every_task:
+        return _page_of(_scoped_task_ids(scope), page, per_page, urls.tasks_page(), urls)
     paging = Page(page, per_page, counters.count(counters.TASKS))
     # Past the last page there is nothing to read (and no huge Limit to send DynamoDB).
     tasks = task_repository.list_task_page(page, per_page) if page <= max(paging.pages, 1) else []
@@ -36,13 +35,32 @@ def search_tasks(query: str, page: int, urls: Urls, scope: Scope = FULL) -> view
     words = task_words(text) - {text}
     word = words.pop() if len(words) == 1 else text
     per_page = get_settings().tasks_per_page
-    if not scope.unlimited:
-        every, _ = task_repository.tasks_by_word(word, 1, 2**31)
+    if not scope.every_task:
+        prefixes = scope.task_prefixes
+        if prefixes is None:
+            # No prefix to look up by: every task having the word, filtered here.
+            every, _ = task_repository.tasks_by_word(word, 1, 2**31)
+        else:
+            every = task_repository.task_ids_by_word_and_prefixes(word, prefixes)
         return _page_of(visible_tasks(scope, every), page, per_page, urls.search_page(query), urls)
     ids, total = task_repository.tasks_by_word(word, page, per_page)
     tasks = [task for task in (task_repository.get_task(task_id) for task_id in ids) if task is not None]
     paging = Page(page, per_page, total)
     return paging.envelope([views.task_summary(task, urls) for task in tasks], urls.search_page(query))
+
+
+def _scoped_task_ids(scope: Scope) -> list[str]:
+    """The ids of the tasks ``scope`` covers, newest first.
+
+    Its pattern's literal prefixes (``producta-`` of ``producta-.*``) are looked up in the
+    task-id index, so this reads the caller's tasks only, then the whole pattern filters them.
+    A pattern forcing no prefix (``.*-x``), or a table whose older tasks are not all in that
+    index yet (``task_repository.id_index_ready``), falls back to reading every task id.
+    """
+    prefixes = scope.task_prefixes
+    if prefixes is not None and task_repository.id_index_ready():
+        return visible_tasks(scope, task_repository.task_ids_with_prefixes(prefixes))
+    return visible_tasks(scope, task_repository.task_ids_newest_first())
 
 
 def _page_of(ids: list[str], page: int, per_page: int, base: str, urls: Urls) -> views.TaskPage:

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters import task_repository
 from chalicelib.adapters.aws import client
 from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.resources import bucket_names, queue_specs
@@ -23,8 +24,12 @@ logger = logging.getLogger(__name__)
 
 
 def provision(settings: Settings) -> None:
+    """Make what ``settings`` (the process's own: the models read them) describe. A table kept
+    from an older release gains the indexes added since, and its older tasks are put in the
+    task-id index at once (the dispatcher's tick would do it too, a batch a tick)."""
     for spec in table_specs(ALL_MODELS, settings):
         create_table(spec)
+    task_repository.backfill_id_index()
     sqs = client("sqs")
     arns: dict[str, str] = {}
     for spec in queue_specs(settings):

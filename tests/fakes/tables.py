@@ -11,6 +11,7 @@ caller's object; transactions do not, as there.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -116,6 +117,21 @@ class FakeTables:
     def tasks_by_word(self, word: str, page: int, per_page: int) -> tuple[list[str], int]:
         ids = sorted(self.words.get(word, set()))
         return ids[(page - 1) * per_page : page * per_page], len(ids)
+
+    def id_index_ready(self) -> bool:
+        # Every task of these tables is stored by save_job, with its shard.
+        return True
+
+    def task_ids_with_prefixes(self, prefixes: Iterable[str]) -> list[str]:
+        wanted = tuple(prefixes)
+        return [task_id for task_id in self.task_ids_newest_first() if task_id.startswith(wanted)]
+
+    def backfill_id_index(self, limit: int | None = None) -> bool:
+        return True
+
+    def task_ids_by_word_and_prefixes(self, word: str, prefixes: Iterable[str]) -> list[str]:
+        wanted = tuple(prefixes)
+        return [task_id for task_id in sorted(self.words.get(word, set())) if task_id.startswith(wanted)]
 
     def ping(self) -> None:
         return None

@@ -385,6 +385,68 @@ def test_limited_query_of_a_large_index_partition_pages_in_order(dynamodb: Any) 
         dynamodb.query(TableName=table, KeyConditionExpression="at = :l", ExpressionAttributeValues={":l": {"S": "x"}})
 
 
+def test_a_prefix_query_of_an_index_partition_gives_that_prefixs_items_only(dynamodb: Any) -> None:
+    """The ``begins_with`` fast path (``ministack_main``) gives what DynamoDB gives: the items of
+    that partition whose sort key starts with the prefix, in order, paged, for PynamoDB's and a
+    plain spelling; prefixes with regular-expression characters are taken literally."""
+    table = create_table(
+        dynamodb,
+        attributes=[
+            {"AttributeName": "id_shard", "AttributeType": "S"},
+            {"AttributeName": "task_id", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_id",
+                "KeySchema": [
+                    {"AttributeName": "id_shard", "KeyType": "HASH"},
+                    {"AttributeName": "task_id", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    ids = [f"{team}-{n:02d}" for team in ("a", "ab", "b", "a.c") for n in range(15)]
+    for start in range(0, len(ids), 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": each}, "id_shard": {"S": "s0"}, "task_id": {"S": each}}}}
+                    for each in ids[start : start + 25]
+                ]
+            }
+        )
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "other"}, "id_shard": {"S": "s1"}, "task_id": {"S": "a-99"}})
+
+    def found(condition: str, names: dict[str, str], prefix: str, limit: int = 100) -> list[str]:
+        every: list[str] = []
+        key: dict[str, Any] | None = None
+        while True:
+            response = dynamodb.query(
+                TableName=table,
+                IndexName="by_id",
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues={":0": {"S": "s0"}, ":1": {"S": prefix}},
+                Limit=limit,
+                **({"ExpressionAttributeNames": names} if names else {}),
+                **({"ExclusiveStartKey": key} if key else {}),
+            )
+            every += [item["task_id"]["S"] for item in response["Items"]]
+            key = response.get("LastEvaluatedKey")
+            if not key:
+                return every
+
+    spellings = [
+        ("(#0 = :0 AND begins_with (#1, :1))", {"#0": "id_shard", "#1": "task_id"}),
+        ("id_shard = :0 AND begins_with(task_id, :1)", {}),
+    ]
+    for condition, names in spellings:
+        for prefix in ("a-", "ab", "a", "a.", "z", "a-1"):
+            expected = sorted(each for each in ids if each.startswith(prefix))
+            assert found(condition, names, prefix) == expected, (condition, prefix)
+            assert found(condition, names, prefix, limit=4) == expected, (condition, prefix)
+
+
 def test_time_to_live_settings(dynamodb: Any) -> None:
     table = create_table(dynamodb)
     response = dynamodb.update_time_to_live(
