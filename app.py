@@ -28,11 +28,13 @@ from chalicelib.api.routes import (
     Answer,
     Param,
     Route,
+    history_limit,
 )
 from chalicelib.domain import prometheus_text
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.credentials import parse_authorizer
 from chalicelib.domain.errors import SlipwayError, ValidationError
+from chalicelib.domain.history import parse_limit
 from chalicelib.domain.hosts import parse_host_id
 from chalicelib.domain.idempotency_keys import HEADER as IDEMPOTENCY_KEY_HEADER
 from chalicelib.domain.overrides import parse_overrides
@@ -342,6 +344,14 @@ def put_job(task_id: str, job_id: str) -> views.JobSaved:
 def job_details(task_id: str, job_id: str) -> views.JobDetails:
     """A job and its executions, newest first"""
     return queries.job_details(task_id, job_id, parse_page(_query("page")), _urls())
+
+
+@route(JOB + "/history", params=(history_limit(declared.history_default_limit, declared.history_max_limit),))
+def job_history(task_id: str, job_id: str) -> views.JobHistory:
+    """The job's newest executions, oldest first, in compact form (outcome, timing), with a summary"""
+    settings = get_settings()
+    limit = parse_limit(_query("limit"), settings.history_default_limit, settings.history_max_limit)
+    return queries.job_history(task_id, job_id, limit, _urls())
 
 
 @route(JOB + "/logs", answer=TEXT, answers=(LOG_PARTS,))

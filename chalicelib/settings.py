@@ -65,6 +65,10 @@ class Settings:
     executions_per_page: int = 20
     # Jobs listed per page in the task details.
     jobs_per_page: int = 100
+    # Executions in a job's history (``…/history/``, the console's chart) unless ``?limit=`` says
+    # otherwise, and the most ``?limit=`` may ask for: the route reads no more than that many.
+    history_default_limit: int = 200
+    history_max_limit: int = 1000
     # Instants listed in a job's ``nextRuns`` (its next one, then a cron's ticks after it).
     next_runs_listed: int = 5
     # The longest a container may run, whatever the job asks (seconds).
@@ -424,6 +428,11 @@ class Settings:
         if self.task_id_backfill_per_tick < 1:
             raise ValueError(
                 f"SLIPWAY_TASK_ID_BACKFILL_PER_TICK must be at least 1, not {self.task_id_backfill_per_tick}"
+            )
+        if not 1 <= self.history_default_limit <= self.history_max_limit:
+            raise ValueError(
+                "SLIPWAY_HISTORY_DEFAULT_LIMIT must be between 1 and SLIPWAY_HISTORY_MAX_LIMIT, "
+                f"not {self.history_default_limit} (max {self.history_max_limit})"
             )
         if self.reap_candidate_factor <= 0:
             raise ValueError(f"SLIPWAY_REAP_CANDIDATE_FACTOR must be above 0, not {self.reap_candidate_factor}")

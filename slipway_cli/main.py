@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from slipway_cli.client import ApiError, Client
-from slipway_cli.commands import actions, cron, farm, listing, logs, run
+from slipway_cli.commands import actions, cron, farm, history, listing, logs, run
 from slipway_cli.config import ENV_API_KEY, ENV_PROFILE, ENV_URL, ConfigError, resolve
 from slipway_cli.context import State
 from slipway_cli.targets import TargetError
@@ -60,6 +60,7 @@ for command in (
     listing.ls,
     listing.get,
     listing.search,
+    history.history,
     actions.stop,
     actions.retry,
     actions.suspend,

@@ -205,6 +205,7 @@ def _link_enqueued(routes: list[Route], paths: dict[str, dict[str, Any]]) -> Non
     execution_params = {**job_params, "execution_id": "$response.body#/executionId"}
     targets = {
         "GetJob": ("get", job, job_params),
+        "GetJobHistory": ("get", job + "history/", job_params),
         "StopJob": ("post", job + "stop/", job_params),
         "RetryJob": ("post", job + "retry/", job_params),
         "GetExecution": ("get", execution, execution_params),

@@ -83,6 +83,18 @@ PATH_PARAMS = {
     "execution_id": Param("execution_id", "path", "The execution's id (a UUID)", schema={"format": "uuid"}),
 }
 PAGE = Param("page", "query", "Page number, from 1 (the default)", schema={"pattern": "^[0-9]*$"})
+
+
+def history_limit(default: int, maximum: int) -> Param:
+    """``?limit=`` of a job's history (its bounds are settings, read when the app declares its routes)."""
+    return Param(
+        "limit",
+        "query",
+        f"How many of the newest executions to answer, 1 to {maximum} ({default} when absent)",
+        schema={"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    )
+
+
 SEARCH_QUERY = Param(
     "query", "query", "A whole word of a task id, or a whole id", required=True, schema={"minLength": 1}
 )

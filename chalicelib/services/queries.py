@@ -99,6 +99,13 @@ def job_details(task_id: str, job_id: str, page: int, urls: Urls) -> views.JobDe
     return views.job_details(job, executions, paging, urls, scheduled)
 
 
+def job_history(task_id: str, job_id: str, limit: int, urls: Urls) -> views.JobHistory:
+    """The job's newest ``limit`` runs in compact form, oldest first, with their summary: the
+    job's item and one Query of its newest runs, whatever the length of its history."""
+    job = require_job(task_id, job_id)
+    return views.job_history(job, execution_repository.execution_history(task_id, job_id, limit), limit, urls)
+
+
 def execution_details(task_id: str, job_id: str, execution_id: str, urls: Urls) -> views.ExecutionDetails:
     execution = require_execution(task_id, job_id, execution_id)
     return {

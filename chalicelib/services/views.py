@@ -13,6 +13,7 @@ from chalicelib.adapters.models import ExecutionModel, JobModel, TaskModel
 from chalicelib.domain.answer_size import tail_within
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.history import duration_seconds, summarize
 from chalicelib.domain.pagination import Page, Paging
 from chalicelib.domain.pools import pool_for_task, sandbox_of
 from chalicelib.domain.redaction import mask_url_credentials, redact_webhooks, show_envs
@@ -177,6 +178,44 @@ class JobDetails(TypedDict):
     """The job and a page of its executions, newest first"""
 
     job: JobView
+    task: Ref
+
+
+class HistoryRun(TypedDict):
+    """One execution of a job's history: its outcome and timing only"""
+
+    executionId: str
+    status: Annotated[str, Keywords(enum=[status.value for status in ExecutionStatus])]
+    createdAt: IsoTime
+    startedAt: IsoTime
+    finishedAt: IsoTime
+    durationSeconds: Annotated[float | None, Keywords(description="finishedAt - startedAt; null until both are set")]
+    exitCode: int | None
+
+
+class HistorySummary(TypedDict):
+    """Of the runs the answer covers: how many, how many in each status, and the p50/p90 of the
+    durations of those that started and ended (``timed`` of them)"""
+
+    runs: int
+    byStatus: dict[str, int]
+    timed: int
+    durationP50: float | None
+    durationP90: float | None
+
+
+class JobHistory(TypedDict):
+    """The job's newest executions (at most ``limit``), oldest first, in compact form, with a summary
+
+    ``executionCount`` is the job's total: more than ``summary.runs`` when older runs exist."""
+
+    taskId: str
+    jobId: str
+    limit: int
+    executionCount: int
+    executions: list[HistoryRun]
+    summary: HistorySummary
+    job: Ref
     task: Ref
 
 
@@ -457,6 +496,40 @@ def job_details(
             "suspended": bool(job.suspended),
             "taskId": job.task_id,
         },
+        "task": task_ref(job.task_id, urls),
+    }
+
+
+def history_run(item: ExecutionModel) -> HistoryRun:
+    return {
+        "executionId": item.execution_id,
+        "status": item.status,
+        "createdAt": to_iso(item.created_at),
+        "startedAt": to_iso(item.started_at),
+        "finishedAt": to_iso(item.finished_at),
+        "durationSeconds": duration_seconds(item.started_at, item.finished_at),
+        "exitCode": None if item.exit_code is None else int(item.exit_code),
+    }
+
+
+def job_history(job: JobModel, newest_first: list[ExecutionModel], limit: int, urls: Urls) -> JobHistory:
+    """``newest_first``: the runs read (at most ``limit``); answered oldest first, as a chart draws them."""
+    runs = [history_run(item) for item in reversed(newest_first)]
+    summary = summarize((run["status"], run["durationSeconds"]) for run in runs)
+    return {
+        "taskId": job.task_id,
+        "jobId": job.job_id,
+        "limit": limit,
+        "executionCount": int(job.execution_count or 0),
+        "executions": runs,
+        "summary": {
+            "runs": summary.runs,
+            "byStatus": summary.by_status,
+            "timed": summary.timed,
+            "durationP50": summary.p50,
+            "durationP90": summary.p90,
+        },
+        "job": job_ref(job.task_id, job.job_id, urls),
         "task": task_ref(job.task_id, urls),
     }
 

@@ -13,6 +13,7 @@ from infra.local.harness import StackProcess
 from slipway_cli import exit_codes
 from tests.cli.support import ROOT, follow, slipway, slipway_json
 from tests.conftest import TEST_IMAGE, Api, parse_iso
+from tests.integration.stored_runs import store_finished_runs
 
 PRINTS_SLOWLY = "sleep 2; for i in 1 2 3 4 5; do echo out-$i; echo err-$i >&2; sleep 1; done; exit 3"
 
@@ -125,6 +126,32 @@ def test_ls_get_search_retry_and_stop(stack: StackProcess, api: Api, task_id: st
     stopped = slipway(url, "stop", sleeper["executionUrl"])
     assert stopped.returncode == 0 and "stop requested" in stopped.stdout
     assert api.wait_finished(sleeper["executionUrl"])["status"] == "stopped"
+
+
+def test_history_shows_a_jobs_newest_runs_oldest_first_with_their_summary(stack: StackProcess, task_id: str) -> None:
+    job_id, runs = store_finished_runs(task_id, 25)
+    job = f"{task_id}/{job_id}"
+
+    answer = slipway_json(stack.base_url, "history", job)
+    assert [run["executionId"] for run in answer["executions"]] == [run.execution_id for run in runs]
+    assert answer["summary"]["runs"] == 25 and answer["executionCount"] == 25
+
+    shown = slipway(stack.base_url, "history", f"{stack.base_url}/tasks/{task_id}/jobs/{job_id}/", "-n", "5")
+    assert shown.returncode == 0, shown.stderr
+    assert "the newest 5 of 25 runs" in shown.stdout
+    lines = shown.stdout.splitlines()
+    newest = [run.execution_id for run in runs[-5:]]
+    # Oldest first: each of the five ids on its row, in that order.
+    assert [next(i for i, line in enumerate(lines) if e in line) for e in newest] == sorted(
+        next(i for i, line in enumerate(lines) if e in line) for e in newest
+    )
+    done, failed = (sum(run.status == status for run in runs[-5:]) for status in ("done", "failed"))
+    assert f"done {done}, failed {failed}; duration p50 " in shown.stdout
+
+    missing = slipway(stack.base_url, "history", f"{task_id}/0b6c1a52-6d0f-4f3e-9a55-5c8a2f0e7d11")
+    assert missing.returncode == exit_codes.ERROR and "404" in missing.stderr
+    refused = slipway(stack.base_url, "history", job, "-n", "0")
+    assert refused.returncode == exit_codes.USAGE
 
 
 def test_errors_are_one_line_and_exit_1(stack: StackProcess, task_id: str) -> None:

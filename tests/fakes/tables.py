@@ -323,6 +323,12 @@ class FakeTables:
         listed = [item for item in newest if item.status != ExecutionStatus.SCHEDULED.value]
         return [_copy(item) for item in listed[(page - 1) * per_page : page * per_page]]
 
+    def execution_history(self, task_id: str, job_id: str, limit: int) -> list[ExecutionModel]:
+        """The newest ``limit`` runs, newest first, ``scheduled`` ones left out (the Query's filter)."""
+        newest = self._newest_first(task_id, job_id)
+        listed = [item for item in newest if item.status != ExecutionStatus.SCHEDULED.value]
+        return [_copy(item) for item in listed[:limit]]
+
     def scheduled_executions(self, task_id: str, job_id: str, newest: int = 5) -> list[ExecutionModel]:
         recent = self._newest_first(task_id, job_id)[:newest]
         return [_copy(item) for item in recent if item.status == ExecutionStatus.SCHEDULED.value]

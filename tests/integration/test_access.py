@@ -95,6 +95,7 @@ def _path(answer: dict[str, Any]) -> str:
     [
         ("GET", "/"),
         ("GET", "/logs/"),
+        ("GET", "/history/"),
         ("POST", "/stop/"),
         ("POST", "/retry/"),
         ("PUT", "/"),
@@ -125,6 +126,13 @@ def test_a_key_reaches_its_own_teams_jobs(scoped: StackProcess, jobs: dict[str, 
 
     assert _call(scoped, "GET", _path(own) + "/", PRODUCT_A).status_code == 200
     assert _call(scoped, "GET", own["executionUrl"].removeprefix(scoped.base_url), VIEWER).status_code == 200
+    # A job's history is read as its details are: the viewer's ``read`` covers it, on both forms.
+    for form in (_path(own), _path(own).replace("/jobs/", "/job/")):
+        answer = _call(scoped, "GET", form + "/history/", VIEWER)
+        assert answer.status_code == 200, answer.text
+        assert [run["executionId"] for run in answer.json()["executions"]] == [own["executionId"]]
+    singular = _call(scoped, "GET", _path(jobs["b"]).replace("/jobs/", "/job/") + "/history/", VIEWER)
+    assert singular.status_code == 403 and singular.json()["taskId"] == jobs["b"]["taskId"]
     assert _call(scoped, "POST", _path(own) + "/retry/", PRODUCT_A).status_code == 200
     # Nor may it create a task outside its pattern (matched whole: a prefix is not enough).
     for task in ("productb-1", "x-producta-1"):

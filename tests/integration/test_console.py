@@ -20,6 +20,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import LOG_DIR, TEST_IMAGE, Api
+from tests.integration.stored_runs import store_finished_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -178,6 +179,42 @@ def test_the_job_page_shows_executions_chart_and_filter_and_retry_adds_an_execut
     Select(browser.find_element(By.ID, "status-filter")).select_by_value("failed")
     until(browser, lambda d: len(rows(d, "executions")) == 4)
     screenshot(browser, "job-filtered")
+
+
+def test_the_job_pages_chart_covers_the_jobs_history_beyond_one_page_and_keeps_refreshing(
+    api: Api, browser: webdriver.Chrome, task_id: str
+) -> None:
+    # More runs than the chart's 200 (stored as a runner leaves them): the table shows a page of
+    # 20, the chart the newest 200, oldest first, coloured by outcome.
+    job_id, runs = store_finished_runs(task_id, 205)
+    newest = runs[-200:]
+    shown = f"/tasks/{task_id}/jobs/{job_id}"
+    path = SCREENSHOTS / "console-job-history.png"
+    path.unlink(missing_ok=True)
+
+    open_page(browser, api, shown, "job")
+    until(browser, lambda d: len(row_texts(d, "executions")) == 20)
+    # Read in one go: the page refreshes itself every 3 s, replacing the chart.
+    bars = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#duration-chart rect'))"
+        ".map(r => [r.getAttribute('data-status'), r.querySelector('title').textContent])"
+    )
+    assert len(bars) == 200  # ten pages of the table, which shows 20
+    assert [status for status, _ in bars] == [run.status for run in newest]
+    assert bars[0][1].startswith(newest[0].execution_id) and bars[-1][1].startswith(newest[-1].execution_id)
+    coverage = until(browser, lambda d: d.find_element(By.ID, "chart-coverage").text)
+    assert coverage.startswith("the newest 200 of 205 runs · p50 "), coverage
+    assert "205 in all" in until(browser, lambda d: d.find_element(By.ID, "page-info").text)
+    screenshot(browser, "job-history")
+    assert path.stat().st_size > 0, "the screenshot of the job page is written"
+
+    # It keeps refreshing: a new run joins the chart (its newest bar) without a reload.
+    retried = api.post(f"{shown}/retry/").json()
+    assert api.wait_finished(retried["executionUrl"])["status"] == "done"
+    newest_bar = "return document.querySelector('#duration-chart rect:last-of-type title').textContent"
+    until(browser, lambda d: d.execute_script(newest_bar).startswith(retried["executionId"] + ": done"))
+    until(browser, lambda d: "the newest 200 of 206 runs" in d.find_element(By.ID, "chart-coverage").text)
+    assert browser.execute_script("return document.querySelectorAll('#duration-chart rect').length") == 200
 
 
 def test_a_cron_jobs_next_runs_and_the_stop_button_cancels_it(

@@ -12,6 +12,7 @@ import pytest
 
 from slipway_cli import exit_codes
 from slipway_cli.client import Client
+from slipway_cli.commands.history import covered, summary_line
 from slipway_cli.commands.listing import select_executions
 from slipway_cli.commands.run import command_text, parse_env, task_for_image
 from slipway_cli.config import DEFAULT_URL, Config, ConfigError, resolve
@@ -160,3 +161,14 @@ def test_executions_are_selected_by_status_and_age_newest_first() -> None:
     since = datetime(2026, 1, 1, 12, tzinfo=UTC)
     chosen = select_executions(jobs, {"failed"}, since)
     assert [(e["executionId"], e["jobId"]) for e in chosen] == [("a", "j1")]
+
+
+def test_a_history_says_what_it_covers_and_its_summary_in_words() -> None:
+    summary = {"runs": 3, "byStatus": {"done": 2, "failed": 1}, "timed": 3, "durationP50": 1.5, "durationP90": 75.0}
+
+    assert covered({"summary": summary, "executionCount": 10}) == "the newest 3 of 10 runs"
+    assert covered({"summary": summary, "executionCount": 3}) == "all 3 runs"
+    assert summary_line(summary) == "done 2, failed 1; duration p50 1.5s, p90 1m 15s"
+    untimed = {"runs": 1, "byStatus": {"enqueued": 1}, "timed": 0, "durationP50": None, "durationP90": None}
+    assert summary_line(untimed) == "enqueued 1"
+    assert summary_line({**untimed, "runs": 0, "byStatus": {}}) == "no runs"

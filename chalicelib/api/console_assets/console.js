@@ -7,6 +7,8 @@
   const KEY_STORE = 'slipway.apiKey';
   const FINISHED = ['done', 'failed', 'timedout', 'stopped', 'expired'];
   const STATUSES = ['enqueued', 'pulling', 'running'].concat(FINISHED);
+  // Runs the job page's chart covers (GET …/history/?limit=).
+  const HISTORY_LIMIT = 200;
   const COLOURS = {
     done: '#1f8a4c', failed: '#c73636', timedout: '#c9761a', stopped: '#6b7280', expired: '#8b5cf6',
     running: '#2563eb', pulling: '#0ea5e9', enqueued: '#94a3b8'
@@ -275,19 +277,36 @@
 
   // -- a job -------------------------------------------------------------------------------
 
-  function chart(executions) {
-    // Oldest on the left; the bar's height is the run's duration, its colour the outcome.
-    const runs = executions.slice().reverse();
+  function runDuration(run) {
+    // The history gives the duration of ended runs; a running one is drawn as long as it has run.
+    if (run.durationSeconds !== null && run.durationSeconds !== undefined) { return run.durationSeconds; }
+    return duration(run);
+  }
+
+  function coverage(history) {
+    const summary = history.summary;
+    const older = history.executionCount > summary.runs;
+    let text = older ? 'the newest ' + summary.runs + ' of ' + history.executionCount + ' runs'
+      : 'all ' + summary.runs + ' run' + (summary.runs === 1 ? '' : 's');
+    if (summary.timed) { text += ' · p50 ' + seconds(summary.durationP50) + ' · p90 ' + seconds(summary.durationP90); }
+    return text;
+  }
+
+  function chart(history) {
+    // Oldest on the left (the history route answers them in that order); the bar's height is the
+    // run's duration, its colour the outcome.
+    const runs = history.executions;
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('viewBox', '0 0 600 160');
     svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('id', 'duration-chart');
     svg.setAttribute('role', 'img');
-    const longest = Math.max.apply(null, runs.map(function (e) { return duration(e) || 0; }).concat([0.001]));
+    svg.setAttribute('data-runs', String(runs.length));
+    const longest = Math.max.apply(null, runs.map(function (e) { return runDuration(e) || 0; }).concat([0.001]));
     const width = 600 / Math.max(runs.length, 1);
     runs.forEach(function (execution, index) {
-      const d = duration(execution);
+      const d = runDuration(execution);
       const height = d === null ? 4 : Math.max(4, (d / longest) * 140);
       const bar = document.createElementNS(ns, 'rect');
       bar.setAttribute('x', String(index * width + width * 0.1));
@@ -306,13 +325,13 @@
     axis.setAttribute('y1', '150'); axis.setAttribute('y2', '150');
     axis.setAttribute('stroke', '#aab');
     svg.appendChild(axis);
-    const seen = {};
-    runs.forEach(function (e) { seen[e.status] = (seen[e.status] || 0) + 1; });
+    const seen = history.summary.byStatus;
     const legend = el('div', { className: 'legend' }, Object.keys(seen).map(function (status) {
       const swatch = el('i'); swatch.style.background = COLOURS[status] || '#999';
       return el('span', {}, [swatch, status + ' ' + seen[status]]);
     }).concat([el('span', { className: 'muted', text: 'longest ' + seconds(longest) })]));
-    return el('div', { className: 'chart' }, [svg, legend]);
+    const covers = el('p', { className: 'muted', id: 'chart-coverage', 'data-runs': runs.length, text: coverage(history) });
+    return el('div', { className: 'chart' }, [svg, legend, covers]);
   }
 
   function jobActions(taskId, jobId, job, refresh) {
@@ -373,7 +392,7 @@
     let built = false;
     const parts = {};
 
-    function render(body) {
+    function render(body, history) {
       const job = body.job;
       const shown = job.executions.filter(function (e) { return !filter || e.status === filter; });
       const rows = shown.map(function (e) {
@@ -404,7 +423,7 @@
       })));
       if (!built) {
         const actions = jobActions(taskId, jobId, job, refresh);
-        parts.facts = facts; parts.next = upcoming; parts.chart = chart(job.executions);
+        parts.facts = facts; parts.next = upcoming; parts.chart = chart(history);
         parts.table = table(['execution', 'status', 'created', 'duration', 'exit code', 'host', 'attempt'], rows, 'executions');
         parts.pager = pager(job.executionsPagination, function (n) { go(hash + '?' + (filter ? 'status=' + enc(filter) + '&' : '') + 'page=' + n); });
         view.replaceChildren(
@@ -412,7 +431,7 @@
           el('h1', { text: 'Job ' + jobId }),
           actions.bar, parts.facts,
           el('h2', { text: 'Next runs' }), next.length ? parts.next : el('p', { className: 'muted', id: 'next-runs-none', text: 'none scheduled' }),
-          el('h2', { text: 'Durations and outcomes (this page, oldest first)' }), parts.chart,
+          el('h2', { text: 'Durations and outcomes (oldest first)' }), parts.chart,
           el('h2', { text: 'Executions' }), el('div', { className: 'toolbar' }, ['status ', select]),
           parts.table, parts.pager, el('h2', { text: 'Run now' }), actions.form
         );
@@ -421,16 +440,20 @@
       }
       // Later refreshes replace the figures in place (the forms keep what the user typed).
       parts.facts.replaceWith(facts); parts.facts = facts;
-      const newChart = chart(job.executions); parts.chart.replaceWith(newChart); parts.chart = newChart;
+      const newChart = chart(history); parts.chart.replaceWith(newChart); parts.chart = newChart;
       const newTable = table(['execution', 'status', 'created', 'duration', 'exit code', 'host', 'attempt'], rows, 'executions');
       parts.table.replaceWith(newTable); parts.table = newTable;
       if (parts.next.isConnected) { parts.next.replaceWith(upcoming); parts.next = upcoming; }
     }
 
     function refresh() {
-      return api(jobPath(taskId, jobId) + '?page=' + page).then(function (body) {
+      // The page of executions for the table, the job's history (beyond that page) for the chart.
+      return Promise.all([
+        api(jobPath(taskId, jobId) + '?page=' + page),
+        api(jobPath(taskId, jobId) + 'history/?limit=' + HISTORY_LIMIT)
+      ]).then(function (answers) {
         if (!current(mine)) { return; }
-        render(body);
+        render(answers[0], answers[1]);
         loaded('job');
       });
     }

@@ -86,3 +86,31 @@ def test_a_tasks_jobs_come_a_page_at_a_time(fakes: Fakes, monkeypatch: pytest.Mo
     first = pages[0]["jobsPagination"]
     assert (first["total"], first["pages"], first["hasNext"]) == (5, 3, True)
     assert first["nextUrl"] == f"{URLS.base}/tasks/{TASK}/?page=2"
+
+
+def test_a_jobs_history_is_its_newest_runs_oldest_first_with_their_summary(fakes: Fakes) -> None:
+    ids = [str(jobs.enqueue(TASK, BODY, job_id=JOB, now=NOW).execution_id) for _ in range(5)]
+    for n, execution_id in enumerate(ids[:4]):
+        stored = fakes.tables.stored(JOB, execution_id)
+        stored.status = "failed" if n == 1 else "done"
+        stored.started_at = NOW + timedelta(seconds=n)
+        stored.finished_at = stored.started_at + timedelta(seconds=n + 1)
+        stored.exit_code = 1 if n == 1 else 0
+
+    whole = queries.job_history(TASK, JOB, 200, URLS)
+    newest = queries.job_history(TASK, JOB, 2, URLS)
+
+    assert [run["executionId"] for run in whole["executions"]] == ids  # oldest first
+    assert [run["durationSeconds"] for run in whole["executions"]] == [1.0, 2.0, 3.0, 4.0, None]
+    assert whole["summary"] == {
+        "runs": 5,
+        "byStatus": {"done": 3, "enqueued": 1, "failed": 1},
+        "timed": 4,
+        "durationP50": 2.0,
+        "durationP90": 4.0,
+    }
+    assert (whole["limit"], whole["executionCount"]) == (200, 5)
+    assert [run["executionId"] for run in newest["executions"]] == ids[-2:]
+    assert (newest["summary"]["runs"], newest["executionCount"]) == (2, 5)
+    with pytest.raises(NotFound):
+        queries.job_history(TASK, "0b6c1a52-0000-4000-8000-000000000000", 200, URLS)
