@@ -48,7 +48,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.resources import bucket_names, job_queue_names, queue_specs
-from chalicelib.settings import FRONT_DOOR_HEADER
+from chalicelib.settings import FRONT_DOOR_HEADER, Settings
 from infra.cdk import local_emulator
 from infra.cdk.config import DeployConfig, public_api_warning, settings_environment
 from infra.cdk.monitoring import ServiceMonitoring
@@ -180,6 +180,11 @@ def chalice_api_stage(project_dir: Path, stage: str) -> str:
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     stage_config = config.get("stages", {}).get(stage, {})
     return str(stage_config.get("api_gateway_stage") or config.get("api_gateway_stage") or "api")
+
+
+def runner_metrics_sink(settings: Settings) -> str:
+    """Where the runners' metrics go: CloudWatch's API, unless metrics are off altogether."""
+    return "off" if settings.metrics_sink == "off" else RUNNER_METRICS_SINK
 
 
 class SlipwayStack(Stack):
@@ -525,13 +530,9 @@ class SlipwayStack(Stack):
             )
         )
 
-    def runner_metrics_sink(self) -> str:
-        """Where the runners' metrics go: CloudWatch's API, unless metrics are off altogether."""
-        return "off" if self.settings.metrics_sink == "off" else RUNNER_METRICS_SINK
-
     def _grant_runner(self) -> None:
         role = self.runner_role
-        if self.runner_metrics_sink() == "cloudwatch":
+        if runner_metrics_sink(self.settings) == "cloudwatch":
             self._grant_metric_data(role)
         # One role for every host: a runner polls its own pool's queue, and hands messages back to it.
         self._grant(role, JOB_QUEUE_ACTIONS_RUNNER, self.job_queue_arns)
@@ -811,7 +812,7 @@ class SlipwayStack(Stack):
         # Runners check no caller: the API's credentials stay out of their environment and outputs.
         env = {key: value for key, value in env.items() if not key.startswith(RUNNER_EXCLUDED_PREFIXES)}
         env["AWS_DEFAULT_REGION"] = Aws.REGION
-        env["SLIPWAY_METRICS_SINK"] = self.runner_metrics_sink()
+        env["SLIPWAY_METRICS_SINK"] = runner_metrics_sink(self.settings)
         if self.websocket_api is not None and not self.settings.ws_management_url:
             env["SLIPWAY_WS_MANAGEMENT_URL"] = self._api_url(self.websocket_api, "https")
         return env
