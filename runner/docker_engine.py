@@ -284,6 +284,10 @@ class DockerEngine:
             if "is not running" in _reason(exc):
                 return
             raise EngineError(f"could not kill the container: {_reason(exc)}") from exc
+        except (DockerException, requests.RequestException) as exc:
+            # The daemon unreachable (restarting, its socket gone) is an EngineError like any
+            # other failure here: its callers (a heartbeat, a stop) log it and go on.
+            raise EngineError(f"could not kill the container: {_reason(exc)}") from exc
 
     def remove(self, container_id: str) -> None:
         try:

@@ -40,7 +40,12 @@ class ExecutionHeartbeats:
 
     def _loop(self) -> None:
         while not self._done.wait(self.settings.execution_heartbeat_seconds):
-            self.beat_once()
+            try:
+                self.beat_once()
+            except Exception:
+                # Never the end of the thread: without it every held execution would go silent
+                # and be reaped while its container runs on.
+                logger.exception("a heartbeat round failed; the next one tries again")
             if time.monotonic() >= self._next_reap:
                 self._next_reap = time.monotonic() + max(1.0, self.settings.execution_stale_seconds / 2)
                 try:

@@ -36,6 +36,26 @@ def test_an_unreachable_engine_is_the_hosts_fault() -> None:
     assert raised.value.host_fault is True
 
 
+@pytest.mark.parametrize("base_url", ["tcp://127.0.0.1:9", "unix:///nonexistent/docker.sock"])
+def test_every_call_on_an_unreachable_engine_is_an_engine_error(base_url: str) -> None:
+    """A daemon restarting (its socket gone) is an EngineError on every call, never a raw
+    connection error: a heartbeat that kills an abandoned run's container must not die of it."""
+    import docker
+
+    engine = DockerEngine(docker.DockerClient(base_url=base_url, version="1.41", timeout=2))
+    calls = {
+        "kill": lambda: engine.kill("0" * 64),
+        "remove": lambda: engine.remove("0" * 64),
+        "start": lambda: engine.start("0" * 64),
+        "wait": lambda: engine.wait("0" * 64, 1),
+        "exit_state": lambda: engine.exit_state("0" * 64),
+    }
+    for name, call in calls.items():
+        with pytest.raises(EngineError):
+            call()
+            pytest.fail(f"{name} answered on an unreachable engine")
+
+
 def test_a_reference_docker_would_refuse_is_refused_at_submission(api, task_id: str) -> None:
     # Docker's own grammar is checked before anything is stored (domain/image_refs.py); the engine
     # classification above is what stays for refusals no grammar foresees.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 import uuid
 from datetime import timedelta
 
@@ -189,6 +190,40 @@ def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
     assert lost.abandoned and not kept.abandoned
     fresh = execution_repository.get_execution(kept_job, kept_id, consistent=True)
     assert fresh.heartbeat_at > utcnow().timestamp() - 5
+
+
+class _FailingAbandon(_HeldRun):
+    def abandon(self) -> None:
+        self.abandoned = True
+        raise ConnectionError("the Docker daemon's socket is gone")
+
+
+def test_the_heartbeat_thread_outlives_a_failed_kill_and_beats_on(stack: StackProcess, task_id: str) -> None:
+    """A kill that fails (the daemon restarting) must not end the heartbeats: the runner's other
+    executions would go silent and be reaped while their containers run."""
+    host = f"outliving-{uuid.uuid4().hex[:6]}"
+    kept_job, kept_id = _claimed(task_id, host, silent_for=5)
+    lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
+    _reap(lost_job, lost_id)
+    kept = _HeldRun(execution_repository.get_execution(kept_job, kept_id, consistent=True))
+    lost = _FailingAbandon(execution_repository.get_execution(lost_job, lost_id, consistent=True))
+    settings = dataclasses.replace(get_settings(), runner_host=host, execution_heartbeat_seconds=0.2)
+    beats = ExecutionHeartbeats(settings, lambda: [kept, lost])
+    before = int(execution_repository.get_execution(kept_job, kept_id, consistent=True).beats or 0)
+
+    beats.start()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            now = int(execution_repository.get_execution(kept_job, kept_id, consistent=True).beats or 0)
+            if (lost.abandoned and now >= before + 4) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        beats.stop()
+
+    assert lost.abandoned
+    assert now >= before + 4, (before, now)
 
 
 def test_viewers_of_a_reaped_execution_get_its_end_and_are_closed(
