@@ -618,21 +618,40 @@ class ExecutionRun:
             logger.exception("output of %s was cut", self.container_id)
 
     def _read_the_rest(self, captures: tuple[tuple[str, StreamCapture], ...]) -> None:
-        """Add what ``logs --follow`` left unread at the container's end: on a busy host the
-        follower can stop at the exit while it still lags behind the log (seen as the last tens of
-        KiB of a stream missing). A read without follow of the ended container, past the bytes
-        already captured, completes it; outputs over ``output_recheck_max_bytes`` are not read
-        twice (that read would cost as long as the run's own)."""
+        """Make each stream's capture the whole log of the ended container: on a busy host
+        ``logs --follow`` can stop at the exit while it still lags behind the log (the last tens
+        of KiB of a stream missing), and has been seen to leave out a chunk in the middle (4 KiB
+        of 7 MiB). A read without follow of the ended container is Docker's own copy; it replaces
+        the follower's when it is at least as long (a shorter one means Docker's log cap rotated
+        part of it away: the follower's copy is the better one then), and what the follower
+        never delivered goes to the live viewers too. Outputs over ``output_recheck_max_bytes``
+        are not read twice (that read would cost as long as the run's own)."""
         assert self.container_id is not None
         for stream, capture in captures:
             if capture.size > self.settings.output_recheck_max_bytes:
                 continue
+            whole = StreamCapture(self.settings.inline_output_bytes)
             try:
-                for chunk in self.engine.output_after(self.container_id, stream, capture.size):
-                    capture.write(chunk)
-                    self._notify(stream, chunk)
+                for chunk in self.engine.output_after(self.container_id, stream, 0):
+                    offset = whole.size
+                    whole.write(chunk)
+                    if whole.size > capture.size:
+                        self._notify(stream, chunk[max(0, capture.size - offset) :])
             except EngineError:
+                whole.close()
                 logger.warning("could not check that the %s of %s was read whole", stream, self.container_id)
+                continue
+            if whole.size < capture.size:
+                whole.close()
+                continue
+            if whole.size > capture.size:
+                logger.info(
+                    "the %s of %s was %d bytes short after the follow; stored whole from the ended container",
+                    stream,
+                    self.container_id,
+                    whole.size - capture.size,
+                )
+            capture.adopt(whole)
 
     def _notify(self, stream: str, chunk: bytes) -> None:
         self._viewers.feed(stream, chunk)

@@ -45,6 +45,13 @@ class StreamCapture:
         self._file.seek(0)
         return cast(BinaryIO, io.BufferedReader(_Borrowed(self._file)))
 
+    def adopt(self, other: StreamCapture) -> None:
+        """Hold ``other``'s bytes instead of these (which are dropped); ``other`` is not to be
+        used (nor closed) afterwards."""
+        dropped = self._file
+        self._file, self._tail, self.size, self.answer_bound = other._file, other._tail, other.size, other.answer_bound
+        dropped.close()
+
     def close(self) -> None:
         self._file.close()
 

@@ -190,3 +190,14 @@ def test_a_combined_object_is_needed_only_when_the_logs_answer_might_not_fit(cap
 
     assert not needs_combined_object(stdout, stderr, 10_000)
     assert needs_combined_object(stdout, stderr, 7_000)
+
+
+def test_adopting_another_capture_takes_its_bytes_size_and_tail(capture_of):
+    capture, other = capture_of(4), StreamCapture(4)
+    capture.write(b"short")
+    other.write(b"the whole stream")
+
+    capture.adopt(other)
+
+    assert (capture.size, capture.tail_text()) == (16, "ream")
+    assert capture.rewound().read() == b"the whole stream"
