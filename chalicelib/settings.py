@@ -88,8 +88,9 @@ class Settings:
     )
     # stdout/stderr kept inline on the execution item (bytes); all of it always goes to S3.
     inline_output_bytes: int = 64 * 1024
-    # A stream up to this size is read once more after the container ended, past what the
-    # follower delivered (runner/execution.py _read_the_rest); bigger ones are not read twice.
+    # A stream up to this size is read once more after the container ended and stored from that
+    # read when the follower's copy is shorter (runner/execution.py _read_the_rest); bigger ones
+    # are not read twice.
     output_recheck_max_bytes: int = 256 * 1024 * 1024
     # Largest log body served inline, counted as the Lambda response holds it (a JSON string, non-ASCII
     # and control characters escaped); above it the client is redirected to S3 (Lambda caps at 6 MB).
