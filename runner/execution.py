@@ -620,8 +620,8 @@ class ExecutionRun:
     def _read_the_rest(self, captures: tuple[tuple[str, StreamCapture], ...]) -> None:
         """Make each stream's capture the whole log of the ended container: on a busy host
         ``logs --follow`` can stop at the exit while it still lags behind the log (the last tens
-        of KiB of a stream missing), and has been seen to leave out a chunk in the middle (4 KiB
-        of 7 MiB). A read without follow of the ended container is Docker's own copy; it replaces
+        of KiB of a stream missing), and a stored 7 MiB log once came out 4 KiB short. A read
+        without follow of the ended container is Docker's own copy, whole; it replaces
         the follower's when it is at least as long (a shorter one means Docker's log cap rotated
         part of it away: the follower's copy is the better one then), and what the follower
         never delivered goes to the live viewers too. Outputs over ``output_recheck_max_bytes``
