@@ -248,16 +248,7 @@ def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Lo
     at the loaded stack). Every attribute a real run leaves is copied from the probe's items."""
     from chalicelib.adapters import counters, log_store
     from chalicelib.adapters.aws import client
-    from chalicelib.adapters.models import (
-        TASK_LISTING,
-        CounterModel,
-        ExecutionModel,
-        JobModel,
-        TaskModel,
-        TaskWordModel,
-        task_id_shard,
-    )
-    from chalicelib.domain.clock import ISO_FORMAT
+    from chalicelib.adapters.models import CounterModel, ExecutionModel, JobModel, TaskModel, TaskWordModel, new_task
     from chalicelib.domain.ids import derived_execution_id, new_job_id
     from chalicelib.domain.payload import parse_job
     from chalicelib.domain.task_words import task_words
@@ -356,17 +347,7 @@ def load(sizes: Sizes, probe: Probe, upload_objects: bool, seed: int = 12) -> Lo
             )
             job_items.append(JobModel(task_id, job_id, **values))
             loaded_jobs.append(loaded_job)
-        tasks.append(
-            TaskModel(
-                task_id,
-                listing=TASK_LISTING,
-                created_key=f"{task_created.strftime(ISO_FORMAT)}#{task_id}",
-                created_at=task_created,
-                last_modified_at=last_job_created,
-                jobs_count=job_count,
-                id_shard=task_id_shard(task_id),
-            )
-        )
+        tasks.append(new_task(task_id, task_created, last_job_created, job_count))
         words += [TaskWordModel(word, task_id) for word in task_words(task_id)]
     built = time.perf_counter()
 

@@ -99,8 +99,7 @@ def load_other_teams(count: int) -> float:
     """Write ``count`` other teams' tasks into the loaded stack's tables (this process's
     environment points at it), as ``save_job`` writes a task; answers the seconds it took."""
     from chalicelib.adapters import counters
-    from chalicelib.adapters.models import TASK_LISTING, CounterModel, TaskModel, TaskWordModel, task_id_shard
-    from chalicelib.domain.clock import ISO_FORMAT
+    from chalicelib.adapters.models import CounterModel, TaskModel, TaskWordModel, new_task
     from chalicelib.domain.task_words import task_words
 
     began = time.perf_counter()
@@ -111,17 +110,7 @@ def load_other_teams(count: int) -> float:
     for index in range(count):
         each = task_id(OTHER_TEAMS[index % len(OTHER_TEAMS)], index)
         created = start + timedelta(seconds=index * 30 * 24 * 3600 / count) + timedelta(days=index % 2 * 30)
-        tasks.append(
-            TaskModel(
-                each,
-                listing=TASK_LISTING,
-                created_key=f"{created.strftime(ISO_FORMAT)}#{each}",
-                created_at=created,
-                last_modified_at=created,
-                jobs_count=1,
-                id_shard=task_id_shard(each),
-            )
-        )
+        tasks.append(new_task(each, created))
         words += [TaskWordModel(word, each) for word in task_words(each)]
 
     def write(items: list[Any]) -> None:

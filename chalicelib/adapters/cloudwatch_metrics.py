@@ -84,7 +84,7 @@ def _send(batches: list[list[Datum]], namespace: str) -> tuple[int, list[Datum]]
     sent = 0
     for index, batch in enumerate(batches):
         try:
-            client.put_metric_data(Namespace=namespace, MetricData=[_as_api(entry) for entry in batch])
+            client.put_metric_data(Namespace=namespace, MetricData=[as_api_entry(entry) for entry in batch])
         except ClientError as error:
             if _retryable(error):
                 return sent, _keep(batches[index:], error)
@@ -116,7 +116,8 @@ def _retryable(error: ClientError) -> bool:
     return code in _RETRYABLE_CODES or status >= 500 or status == 429
 
 
-def _as_api(entry: Datum) -> dict[str, Any]:
+def as_api_entry(entry: Datum) -> dict[str, Any]:
+    """One ``MetricData`` entry of a ``PutMetricData`` call."""
     return {
         "MetricName": entry.name,
         "Unit": entry.unit,

@@ -19,15 +19,13 @@ from chalicelib.adapters.aws import connection
 from chalicelib.adapters.conditional_writes import conditional_write
 from chalicelib.adapters.models import (
     DUE_SHARD,
-    TASK_LISTING,
     CounterModel,
     ExecutionModel,
     JobModel,
     TaskModel,
     TaskWordModel,
-    task_id_shard,
+    new_task,
 )
-from chalicelib.domain.clock import ISO_FORMAT
 from chalicelib.domain.statuses import ExecutionStatus
 from chalicelib.domain.task_words import task_words
 
@@ -112,15 +110,7 @@ def _save_job_once(
 ) -> SavedJob:
     with TransactWrite(connection=connection()) as tx:
         if task is None:
-            task = TaskModel(
-                task_id,
-                listing=TASK_LISTING,
-                created_key=f"{now.strftime(ISO_FORMAT)}#{task_id}",
-                created_at=now,
-                last_modified_at=now,
-                jobs_count=1,
-                id_shard=task_id_shard(task_id),
-            )
+            task = new_task(task_id, now)
             tx.save(task, condition=TaskModel.task_id.does_not_exist())
             tx.update(CounterModel(counters.TASKS), actions=[CounterModel.value.add(1)])
             for word in task_words(task_id):

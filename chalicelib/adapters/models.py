@@ -8,6 +8,7 @@ reads with GetItem or Query; no table is ever scanned.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -31,6 +32,7 @@ from chalicelib.adapters.client_config import (
     MAX_POOL_CONNECTIONS,
     READ_TIMEOUT_SECONDS,
 )
+from chalicelib.domain.clock import ISO_FORMAT
 from chalicelib.domain.shards import partition_values, shard_value
 from chalicelib.settings import get_settings
 
@@ -480,3 +482,19 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeliveryIdempotencyModel,
     IdempotencyModel,
 )
+
+
+def new_task(
+    task_id: str, created_at: datetime, last_modified_at: datetime | None = None, jobs_count: int = 1
+) -> TaskModel:
+    """A task's item as its first job writes it: in the listing (newest first by its created
+    key) and in its shard of the task-id index."""
+    return TaskModel(
+        task_id,
+        listing=TASK_LISTING,
+        created_key=f"{created_at.strftime(ISO_FORMAT)}#{task_id}",
+        created_at=created_at,
+        last_modified_at=last_modified_at or created_at,
+        jobs_count=jobs_count,
+        id_shard=task_id_shard(task_id),
+    )

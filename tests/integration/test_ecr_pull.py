@@ -18,15 +18,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
-import requests
 
 from chalicelib.adapters import registry_tokens
 from chalicelib.domain.ecr import EcrRegistry
@@ -35,8 +32,9 @@ from infra.local.harness import StackProcess
 from infra.local.stack import stop_process
 from runner.docker_engine import DockerEngine, EngineError
 from runner.registry_auth import RegistryCredentials
-from tests.conftest import LOG_DIR, TEST_IMAGE
+from tests.conftest import TEST_IMAGE
 from tests.faults.private_docker import PrivateDockerd
+from tests.integration.registry_server import start_registry
 
 ACCOUNT, REGION = "000000000000", "eu-west-1"
 ECR_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
@@ -53,37 +51,13 @@ pytestmark = [
 ]
 
 
-def _start_registry(work: Path, user: str, password: str) -> subprocess.Popen[bytes]:
-    htpasswd = subprocess.run(
-        ["htpasswd", "-Bbn", user, password], capture_output=True, text=True, check=True, timeout=30
-    ).stdout
-    (work / "htpasswd").write_text(htpasswd)
-    (work / "config.yml").write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {work / 'data'}\n"
-        f"http:\n  addr: {ADDRESS}:80\n"
-        f"auth:\n  htpasswd:\n    realm: slipway-ecr-test\n    path: {work / 'htpasswd'}\n"
-    )
-    log = (LOG_DIR / "ecr-registry.log").open("wb")
-    process = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")], stdout=log, stderr=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.ConnectionError):
-            if requests.get(f"http://{ADDRESS}/v2/", timeout=2).status_code == 401:
-                return process
-        time.sleep(0.2)
-    stop_process(process, "registry")
-    raise AssertionError("the registry did not start")
-
-
 @pytest.fixture(scope="module")
 def ecr_daemon(stack: StackProcess) -> Iterator[docker.DockerClient]:
     """A private Docker daemon that reaches ``ECR_HOST`` at the registry, which holds the test
     image as ``REPOSITORY:v1`` (pushed with the token's credentials) and accepts only those."""
     token = registry_tokens.authorization_token(EcrRegistry(ACCOUNT, REGION))
     work = Path(tempfile.mkdtemp(prefix="slipway-ecr-"))
-    registry = _start_registry(work, token.auth["username"], token.auth["password"])
+    registry = start_registry(work, f"{ADDRESS}:80", token.auth["username"], token.auth["password"], "ecr-registry.log")
     dockerd = PrivateDockerd(
         work / "dockerd",
         bridge="slwecr0",

@@ -173,22 +173,32 @@ class _HeldRun:
         self.abandoned = True
 
 
-def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
-    stack: StackProcess, task_id: str
-) -> None:
-    host = f"beating-{uuid.uuid4().hex[:6]}"
+def _kept_and_lost(task_id: str, host: str, lost_type: type[_HeldRun] = _HeldRun) -> tuple[_HeldRun, _HeldRun]:
+    """Two executions ``host`` holds: one still its own, one the reconciler gave up."""
     kept_job, kept_id = _claimed(task_id, host, silent_for=5)
     lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
     _reap(lost_job, lost_id)
     kept = _HeldRun(execution_repository.get_execution(kept_job, kept_id, consistent=True))
-    lost = _HeldRun(execution_repository.get_execution(lost_job, lost_id, consistent=True))
+    lost = lost_type(execution_repository.get_execution(lost_job, lost_id, consistent=True))
+    return kept, lost
+
+
+def _fresh(run: _HeldRun) -> ExecutionModel:
+    return execution_repository.get_execution(run.execution.job_id, run.execution.execution_id, consistent=True)
+
+
+def test_a_runner_kills_a_run_whose_execution_was_given_up_and_beats_the_others(
+    stack: StackProcess, task_id: str
+) -> None:
+    host = f"beating-{uuid.uuid4().hex[:6]}"
+    kept, lost = _kept_and_lost(task_id, host)
     beats = ExecutionHeartbeats(dataclasses.replace(get_settings(), runner_host=host), lambda: [kept, lost])
 
     refused = beats.beat_once()
 
     assert refused == 1
     assert lost.abandoned and not kept.abandoned
-    fresh = execution_repository.get_execution(kept_job, kept_id, consistent=True)
+    fresh = _fresh(kept)
     assert fresh.heartbeat_at > utcnow().timestamp() - 5
 
 
@@ -202,20 +212,16 @@ def test_the_heartbeat_thread_outlives_a_failed_kill_and_beats_on(stack: StackPr
     """A kill that fails (the daemon restarting) must not end the heartbeats: the runner's other
     executions would go silent and be reaped while their containers run."""
     host = f"outliving-{uuid.uuid4().hex[:6]}"
-    kept_job, kept_id = _claimed(task_id, host, silent_for=5)
-    lost_job, lost_id = _claimed(task_id, host, silent_for=_stale())
-    _reap(lost_job, lost_id)
-    kept = _HeldRun(execution_repository.get_execution(kept_job, kept_id, consistent=True))
-    lost = _FailingAbandon(execution_repository.get_execution(lost_job, lost_id, consistent=True))
+    kept, lost = _kept_and_lost(task_id, host, _FailingAbandon)
     settings = dataclasses.replace(get_settings(), runner_host=host, execution_heartbeat_seconds=0.2)
     beats = ExecutionHeartbeats(settings, lambda: [kept, lost])
-    before = int(execution_repository.get_execution(kept_job, kept_id, consistent=True).beats or 0)
+    before = int(_fresh(kept).beats or 0)
 
     beats.start()
     try:
         deadline = time.monotonic() + 10
         while True:
-            now = int(execution_repository.get_execution(kept_job, kept_id, consistent=True).beats or 0)
+            now = int(_fresh(kept).beats or 0)
             if (lost.abandoned and now >= before + 4) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

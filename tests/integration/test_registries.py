@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -24,11 +23,11 @@ from typing import Any
 import boto3
 import docker
 import pytest
-import requests
 
 from infra.local.harness import StackProcess
 from infra.local.stack import free_port, stop_process
 from tests.conftest import LOG_DIR, TEST_IMAGE, Api
+from tests.integration.registry_server import start_registry
 
 PORT = free_port()
 BY_NAME, BY_ADDRESS = f"localhost:{PORT}", f"127.0.0.1:{PORT}"
@@ -56,31 +55,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("docker-registry") is None or shutil.which("htpasswd") is None,
     reason="needs Debian's docker-registry and apache2-utils (bin/setup.sh installs them)",
 )
-
-
-def _start_registry() -> subprocess.Popen[bytes]:
-    htpasswd = subprocess.run(
-        ["htpasswd", "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True, timeout=30
-    ).stdout
-    (WORK / "htpasswd").write_text(htpasswd)
-    (WORK / "config.yml").write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {WORK / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{PORT}\n"
-        f"auth:\n  htpasswd:\n    realm: slipway-test\n    path: {WORK / 'htpasswd'}\n"
-    )
-    log = (LOG_DIR / "registry.log").open("wb")
-    process = subprocess.Popen(["docker-registry", "serve", str(WORK / "config.yml")], stdout=log, stderr=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://{BY_NAME}/v2/", timeout=2).status_code == 401:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    stop_process(process, "registry")
-    raise AssertionError("the registry did not start")
 
 
 def _push(registry: str) -> str:
@@ -128,7 +102,7 @@ def _secret(password: str) -> None:
 def registry() -> Iterator[dict[str, str]]:
     CREDENTIALS_FILE.write_text(json.dumps({BY_ADDRESS: _auth()}))
     network = docker.from_env().networks.create(NETWORK, driver="bridge")
-    process = _start_registry()
+    process = start_registry(WORK, BY_ADDRESS, USER, PASSWORD, "registry.log")
     digests: dict[str, str] = {}
     try:
         digests.update((registry, _push(registry)) for registry in (BY_NAME, BY_ADDRESS))

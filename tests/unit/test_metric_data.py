@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import botocore.session
@@ -18,6 +16,7 @@ import pytest
 from botocore.serialize import create_serializer
 
 from chalicelib.adapters import metrics
+from chalicelib.adapters.cloudwatch_metrics import as_api_entry
 from chalicelib.domain import metric_data
 from chalicelib.domain import metrics as catalogue
 from chalicelib.domain.metric_data import MAX_METRICS_PER_CALL, MAX_VALUES_PER_METRIC, Backlog, Datum, calls, datums
@@ -33,22 +32,11 @@ def _recorded(
     return {(metric, dimension): values for metric, dimension, values in items}
 
 
-def _as_api(entry: Datum) -> dict[str, Any]:
-    return {
-        "MetricName": entry.name,
-        "Unit": entry.unit,
-        "Dimensions": [{"Name": n, "Value": v} for n, v in entry.dimensions],
-        "Timestamp": datetime.fromtimestamp(entry.timestamp, tz=UTC),
-        "Values": list(entry.values),
-        "Counts": list(entry.counts),
-    }
-
-
 def _body_sizes(batch: list[Datum], namespace: str = "Slipway") -> dict[str, int]:
     """The size of the body botocore sends for this call, in each protocol CloudWatch speaks."""
     model = botocore.session.get_session().get_service_model("cloudwatch")
     operation = model.operation_model("PutMetricData")
-    params = {"Namespace": namespace, "MetricData": [_as_api(entry) for entry in batch]}
+    params = {"Namespace": namespace, "MetricData": [as_api_entry(entry) for entry in batch]}
     sizes = {}
     for protocol in ("json", "query", "smithy-rpc-v2-cbor"):
         body = create_serializer(protocol).serialize_to_request(params, operation)["body"]
